@@ -1,0 +1,215 @@
+// The sans-I/O engine: one WebSocket connection, either role. It takes bytes
+// in (receive), hands events out (next_event), queues bytes to send (output /
+// consume) and is told the time (on_time). It performs no I/O, reads no clock
+// and starts no threads.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sansws/crypto.hpp"
+#include "sansws/errors.hpp"
+#include "sansws/events.hpp"
+#include "sansws/frame.hpp"
+#include "sansws/handshake.hpp"
+#include "sansws/output_queue.hpp"
+#include "sansws/types.hpp"
+#include "sansws/utf8.hpp"
+
+namespace sansws {
+
+/// Life cycle (all transitions are in core/src/state_table.cpp).
+enum class connection_state : std::uint8_t {
+    handshake,          // waiting for the peer's request (server) or response (client)
+    handshake_pending,  // server: request delivered, waiting for accept()/reject()
+    open,               // data may flow both ways
+    closing,            // we sent Close, waiting for the peer's
+    closed,             // Close sent and received, or handshake refused: close TCP
+    failed,             // protocol violation, timeout or lost transport (§7.1.7)
+};
+std::string_view to_string(connection_state s) noexcept;
+
+/// What moves a connection from one state to another.
+enum class state_input : std::uint8_t {
+    request_received,   // server: a valid upgrade request arrived
+    app_accept,         // server: accept()
+    app_reject,         // server: reject()
+    response_accepted,  // client: a valid 101 arrived
+    response_rejected,  // client: any other response arrived
+    close_sent,         // close()
+    close_received,     // the peer's Close arrived (answered at once if needed)
+    violation,          // protocol violation, timeout, lost transport
+};
+/// The transition table (RFC 6455 §4, §7): the next state, or nullopt when
+/// `in` is not allowed in `s`.
+std::optional<connection_state> next_state(connection_state s, state_input in) noexcept;
+
+enum class delivery_mode : std::uint8_t {
+    whole_message,  // assembled, bounded by max_message_size
+    streaming,      // pieces as they arrive, flagged first/last
+};
+
+/// Fills its argument with unpredictable bytes (e.g. getrandom(2)). Called
+/// once per connection to seed the mask-key generator (§5.3, §10.3).
+using entropy_source = std::function<void(mutable_bytes)>;
+
+struct config {
+    sansws::role role = role::server;
+    delivery_mode delivery = delivery_mode::whole_message;
+    /// Whole-message delivery: largest message accepted (1009 above it).
+    std::uint64_t max_message_size = 16 * 1024 * 1024;
+    http_limits handshake_limits{};
+    /// Client role: body of a refusal kept for the handshake_rejected event.
+    std::size_t max_reject_body = 4096;
+    /// Answer each Ping with a Pong automatically (§5.5.2); pings are still
+    /// reported as events.
+    bool auto_pong = true;
+    /// Check that outgoing text is UTF-8 (§5.6); a misuse error otherwise.
+    bool validate_outgoing_text = true;
+    duration handshake_timeout = std::chrono::seconds(10);
+    /// Time we wait for the peer's Close after sending ours, and (client) for
+    /// the server to close TCP after the close handshake (§7.1.1).
+    duration close_timeout = std::chrono::seconds(5);
+    /// Keep-alive: send a Ping this often while open (zero: never) and fail
+    /// with 1011 when its Pong has not come within pong_timeout.
+    duration ping_interval = duration::zero();
+    duration pong_timeout = std::chrono::seconds(10);
+    /// Required for the client role (mask keys, Sec-WebSocket-Key). Unused by
+    /// servers, whose frames are not masked (§5.1).
+    entropy_source entropy;
+    /// Client role: what to ask for.
+    client_options client;
+};
+
+class connection {
+public:
+    /// `now` starts the opening-handshake timer. A client queues its upgrade
+    /// request at once.
+    explicit connection(config cfg, timestamp now = timestamp::zero());
+
+    // ---- input ----------------------------------------------------------
+    /// Hand over received bytes. Zero-copy: the engine parses them in place
+    /// (unmasking payloads inside `data`), so `data` must stay valid and
+    /// untouched until next_event() returns need_more. Fails with
+    /// misuse::input_pending when the previous input is not drained yet.
+    misuse receive(mutable_bytes data);
+    /// The peer closed its side of the transport (read returned 0).
+    void receive_eof();
+    /// The next event, or need_more once the input is used up.
+    event next_event();
+
+    // ---- handshake (server) ---------------------------------------------
+    misuse accept(const accept_options& opts = {});
+    misuse reject(int status, const http_headers& headers = {}, std::string_view body = {});
+
+    // ---- sending --------------------------------------------------------
+    /// Send a text or binary message, or (fin=false) a fragment of one
+    /// (§5.4): the first call fixes the type, later calls continue it, the
+    /// call with fin=true ends it. Control frames may be sent in between.
+    misuse send_text(std::string_view text, bool fin = true);
+    misuse send_binary(bytes_view data, bool fin = true);
+    /// Zero-copy send of a whole binary message the engine may keep.
+    misuse send_binary(std::vector<std::byte>&& data);
+    misuse send(const message& m);
+    misuse ping(bytes_view data = {});
+    misuse pong(bytes_view data = {});
+    /// Start the close handshake (§7.1.2); reason must be UTF-8 and at most
+    /// 123 bytes. code 1005 sends an empty Close.
+    misuse close(std::uint16_t code = 1000, std::string_view reason = {});
+    misuse send(const close_frame& c) { return close(c.code, c.reason); }
+
+    // ---- output ---------------------------------------------------------
+    /// Bytes to write, as gather spans; valid until the next non-const call.
+    std::span<const bytes_view> output(std::size_t max_segments = 64) { return out_.gather(max_segments); }
+    void consume(std::size_t n) noexcept { out_.consume(n); }
+    std::size_t buffered() const noexcept { return out_.size(); }
+
+    // ---- time -----------------------------------------------------------
+    /// Tell the engine the time; it acts on every deadline that has passed.
+    void on_time(timestamp now);
+    /// The earliest moment on_time() has work to do; no_deadline when none.
+    timestamp next_deadline() const noexcept;
+
+    // ---- state ----------------------------------------------------------
+    connection_state state() const noexcept { return state_; }
+    sansws::role role() const noexcept { return cfg_.role; }
+    /// True once the transport should be closed: the connection is closed or
+    /// failed and its output is written. A client waits for the server to
+    /// close first (§7.1.1) until close_timeout passes.
+    bool should_close_transport() const noexcept;
+    /// The subprotocol agreed in the handshake, if any.
+    const std::optional<std::string>& subprotocol() const noexcept { return subprotocol_; }
+    /// The first violation, if the connection failed because of one.
+    violation failure_reason() const noexcept { return failure_; }
+    /// Why the configuration was refused (client without entropy, bad client
+    /// options); such a connection starts failed and sends nothing.
+    misuse setup_error() const noexcept { return setup_error_; }
+
+private:
+    void transition(state_input in) noexcept;
+    event handshake_event();
+    event frame_event();
+    event fail(violation v);
+    event on_control(const frame_header& h, bytes_view payload);
+    misuse send_data(opcode op, bytes_view data, bool fin);
+    void write_frame(opcode op, bool fin, bytes_view payload);
+    void queue_close(std::uint16_t code, std::string_view reason);
+    mask_key next_mask() noexcept;
+    void stash_early_input();
+    void schedule_ping() noexcept;
+    bool read_reject_body();
+
+    config cfg_;
+    misuse setup_error_ = misuse::none;
+    connection_state state_ = connection_state::handshake;
+    violation failure_ = violation::none;
+    std::string failure_detail_;       // text behind failure::reason
+    std::optional<failure> pending_;   // a failure raised by on_time()
+    output_queue out_;
+    chacha20_rng rng_;
+
+    // input
+    mutable_bytes in_{};            // the caller's current input (unparsed part)
+    std::vector<std::byte> early_;  // server: bytes after the request, before accept()
+    bool eof_ = false;
+    bool eof_reported_ = false;
+
+    // handshake
+    std::unique_ptr<http_head_parser> http_;
+    std::string client_key_;                   // client: Sec-WebSocket-Key sent
+    std::vector<std::string> offered_protocols_; // server: what the client offered
+    std::optional<handshake_rejected> rejected_;
+    std::size_t reject_body_left_ = 0;  // client: body bytes still expected
+    bool reject_until_eof_ = false;
+    std::optional<std::string> subprotocol_;
+
+    // framing
+    frame_parser parser_;
+    utf8_validator in_utf8_;
+    utf8_validator out_utf8_;
+    bool in_message_ = false;       // a fragmented incoming message is open
+    message_type in_type_ = message_type::binary;
+    bool in_first_ = true;          // streaming: next piece is the message's first
+    std::vector<std::byte> msg_;    // whole-message assembly
+    std::array<std::byte, 125> ctl_{};
+    std::size_t ctl_len_ = 0;
+    bool out_message_ = false;      // a fragmented outgoing message is open
+    opcode out_type_ = opcode::binary;
+    bool close_sent_ = false;
+    bool close_received_ = false;
+
+    // time
+    timestamp now_{};
+    timestamp handshake_deadline_ = no_deadline;
+    timestamp close_deadline_ = no_deadline;
+    timestamp ping_at_ = no_deadline;
+    timestamp pong_deadline_ = no_deadline;
+    bool close_wait_over_ = false;
+};
+
+}  // namespace sansws

@@ -1,0 +1,531 @@
+// The connection engine: handshake, message assembly, control frames, the
+// close handshake and deadlines. State changes go through the table in
+// state_table.cpp; framing is frame.cpp; the HTTP head is handshake.cpp.
+#include "sansws/connection.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+namespace sansws {
+namespace {
+
+/// now + d without overflow: a huge timeout means "never".
+timestamp after(timestamp now, duration d) noexcept {
+    if (d <= duration::zero()) return now;
+    if (now > no_deadline - d) return no_deadline;
+    return now + d;
+}
+
+/// Header names and values the caller passes must not smuggle in CR or LF
+/// (response splitting); names must be RFC 7230 tokens.
+bool safe_field(std::string_view s) noexcept {
+    return s.find_first_of("\r\n") == std::string_view::npos && s.find('\0') == std::string_view::npos;
+}
+bool safe_token(std::string_view s) noexcept {
+    if (s.empty()) return false;
+    for (char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u >= 0x7F || std::string_view("\"(),/:;<=>?@[\\]{}").find(c) != std::string_view::npos)
+            return false;
+    }
+    return true;
+}
+bool safe_headers(const http_headers& hs) noexcept {
+    return std::all_of(hs.begin(), hs.end(),
+                       [](const http_header& h) { return safe_token(h.name) && safe_field(h.value); });
+}
+
+}  // namespace
+
+connection::connection(config cfg, timestamp now)
+    : cfg_(std::move(cfg)), parser_(cfg_.role), now_(now) {
+    handshake_deadline_ = after(now, cfg_.handshake_timeout);
+    http_ = std::make_unique<http_head_parser>(
+        cfg_.role == role::server ? http_head_parser::kind::request : http_head_parser::kind::response,
+        cfg_.handshake_limits);
+    if (cfg_.role == role::server) return;
+
+    const client_options& c = cfg_.client;
+    if (!cfg_.entropy || c.host.empty() || !safe_field(c.host) || !safe_field(c.target) ||
+        c.target.empty() || (c.origin && !safe_field(*c.origin)) || !safe_headers(c.headers) ||
+        !std::all_of(c.subprotocols.begin(), c.subprotocols.end(), safe_token) ||
+        !std::all_of(c.extensions.begin(), c.extensions.end(), safe_field)) {
+        setup_error_ = misuse::invalid_argument;
+        state_ = connection_state::failed;
+        return;
+    }
+    // §4.1: the key is 16 random bytes, base64-encoded; §5.3/§10.3: mask
+    // keys must be unpredictable, so a ChaCha20 stream is seeded from the
+    // same entropy source.
+    std::array<std::byte, 16 + 32 + 12> seed{};
+    cfg_.entropy(seed);
+    client_key_ = base64_encode(std::span(seed).first(16));
+    rng_.seed(std::span(seed).subspan<16, 32>(), std::span(seed).subspan<48, 12>());
+    out_.append(as_bytes(write_client_request(c, client_key_)));
+}
+
+void connection::transition(state_input in) noexcept {
+    if (auto next = next_state(state_, in)) state_ = *next;
+}
+
+void connection::schedule_ping() noexcept {
+    ping_at_ = cfg_.ping_interval > duration::zero() ? after(now_, cfg_.ping_interval) : no_deadline;
+}
+
+misuse connection::receive(mutable_bytes data) {
+    if (!in_.empty()) return misuse::input_pending;
+    in_ = data;
+    return misuse::none;
+}
+
+void connection::receive_eof() { eof_ = true; }
+
+event connection::next_event() {
+    if (pending_) {
+        failure f = *pending_;
+        pending_.reset();
+        return f;
+    }
+    switch (state_) {
+    case connection_state::handshake:
+        return handshake_event();
+    case connection_state::handshake_pending:
+        stash_early_input();
+        if (state_ == connection_state::failed) return failure{failure_, close_code_for(failure_), failure_detail_};
+        return need_more{};
+    case connection_state::open:
+    case connection_state::closing:
+        return frame_event();
+    case connection_state::closed:
+    case connection_state::failed:
+        in_ = {};  // §5.5.1, §7.1.7: nothing more is processed
+        return need_more{};
+    }
+    return need_more{};
+}
+
+void connection::stash_early_input() {
+    // A client must wait for the 101 before sending frames (§4.1), but bytes
+    // may already be here; keep them (bounded) until accept() so the caller
+    // may reuse its buffer.
+    if (in_.empty()) return;
+    if (early_.size() + in_.size() > cfg_.handshake_limits.max_size) {
+        in_ = {};
+        failure_ = violation::handshake_too_large;
+        failure_detail_ = "data before the handshake completed exceeds the handshake limit";
+        transition(state_input::violation);
+        return;
+    }
+    early_.insert(early_.end(), in_.begin(), in_.end());
+    in_ = {};
+}
+
+event connection::handshake_event() {
+    if (rejected_) {
+        if (!read_reject_body()) return need_more{};
+        handshake_rejected r = std::move(*rejected_);
+        rejected_.reset();
+        transition(state_input::response_rejected);
+        return r;
+    }
+    if (in_.empty()) {
+        if (!eof_) return need_more{};
+        failure_detail_ = "connection closed during the opening handshake";
+        return fail(violation::connection_lost);
+    }
+    std::size_t used = 0;
+    const auto status = http_->feed(in_, used);
+    in_ = in_.subspan(used);
+    const bool server = cfg_.role == role::server;
+    switch (status) {
+    case http_head_parser::status::need_more:
+        in_ = {};
+        return handshake_event();  // input is used up: reports eof or need_more
+    case http_head_parser::status::too_large:
+        failure_detail_ = "handshake exceeds the size or header limit";
+        if (server) out_.append(as_bytes(write_reject_response(431, {}, failure_detail_)));
+        return fail(violation::handshake_too_large);
+    case http_head_parser::status::malformed:
+        failure_detail_ = "malformed HTTP: ";
+        failure_detail_ += http_->error();
+        if (server) out_.append(as_bytes(write_reject_response(400, {}, failure_detail_)));
+        return fail(violation::bad_handshake);
+    case http_head_parser::status::done:
+        break;
+    }
+    http_head head = std::move(http_->head());
+    http_.reset();
+    if (server) {
+        request_check check = check_client_request(std::move(head));
+        if (!check.request) {
+            failure_detail_ = check.failure.reason;
+            out_.append(as_bytes(
+                write_reject_response(check.failure.status, check.failure.headers, check.failure.reason)));
+            return fail(violation::bad_handshake);
+        }
+        client_key_ = check.request->key;
+        offered_protocols_ = check.request->subprotocols;
+        transition(state_input::request_received);
+        stash_early_input();
+        return std::move(*check.request);
+    }
+    if (head.status != 101) {
+        // Any other status: the server refused (§4.1 step 1). Read a bounded
+        // body: Content-Length bytes, or everything until the transport ends.
+        rejected_.emplace();
+        rejected_->status = head.status;
+        rejected_->reason = std::move(head.reason);
+        rejected_->headers = std::move(head.headers);
+        reject_until_eof_ = true;
+        if (auto len = header_value(rejected_->headers, "Content-Length");
+            len && !header_value(rejected_->headers, "Transfer-Encoding")) {
+            std::uint64_t n = 0;
+            auto [p, ec] = std::from_chars(len->data(), len->data() + len->size(), n);
+            if (ec == std::errc() && p == len->data() + len->size()) {
+                reject_until_eof_ = false;
+                reject_body_left_ = n;
+            }
+        }
+        return handshake_event();
+    }
+    std::string reason;
+    auto response = check_server_response(head, client_key_, cfg_.client, reason);
+    if (!response) {
+        failure_detail_ = std::move(reason);
+        return fail(violation::bad_handshake);
+    }
+    subprotocol_ = response->subprotocol;
+    transition(state_input::response_accepted);
+    schedule_ping();
+    return std::move(*response);
+}
+
+bool connection::read_reject_body() {
+    // Returns true once the body is complete (or the transport ended).
+    std::size_t n = in_.size();
+    if (!reject_until_eof_) n = static_cast<std::size_t>(std::min<std::uint64_t>(n, reject_body_left_));
+    const std::size_t room = cfg_.max_reject_body - std::min(cfg_.max_reject_body, rejected_->body.size());
+    const std::size_t keep = std::min(n, room);
+    rejected_->body.append(as_text(in_.first(keep)));
+    if (keep < n) rejected_->body_truncated = true;
+    in_ = in_.subspan(n);
+    if (!reject_until_eof_) {
+        reject_body_left_ -= n;
+        if (reject_body_left_ == 0) {
+            in_ = {};  // nothing after a refusal is processed
+            return true;
+        }
+    }
+    return eof_ && in_.empty();
+}
+
+misuse connection::accept(const accept_options& opts) {
+    if (cfg_.role != role::server) return misuse::wrong_role;
+    if (state_ != connection_state::handshake_pending) return misuse::wrong_state;
+    // §4.2.2: the subprotocol must be one the client offered. The core runs
+    // no extension, so none may be agreed to (RSV bits stay reserved, §5.2).
+    if (opts.subprotocol &&
+        std::find(offered_protocols_.begin(), offered_protocols_.end(), *opts.subprotocol) ==
+            offered_protocols_.end())
+        return misuse::invalid_argument;
+    if (!opts.extensions.empty() || !safe_headers(opts.headers)) return misuse::invalid_argument;
+    out_.append(as_bytes(write_accept_response(client_key_, opts)));
+    subprotocol_ = opts.subprotocol;
+    transition(state_input::app_accept);
+    schedule_ping();
+    if (!early_.empty()) in_ = early_;  // parsed by the next next_event()
+    return misuse::none;
+}
+
+misuse connection::reject(int status, const http_headers& headers, std::string_view body) {
+    if (cfg_.role != role::server) return misuse::wrong_role;
+    if (state_ != connection_state::handshake_pending) return misuse::wrong_state;
+    if (status < 200 || status > 599 || !safe_headers(headers)) return misuse::invalid_argument;
+    out_.append(as_bytes(write_reject_response(status, headers, body)));
+    early_.clear();
+    transition(state_input::app_reject);
+    return misuse::none;
+}
+
+event connection::fail(violation v) {
+    failure_ = v;
+    const close_code code = close_code_for(v);
+    // §7.1.7: send a Close with the code when the connection is open and none
+    // was sent; a lost transport or an unanswered Close gets none.
+    if ((state_ == connection_state::open || state_ == connection_state::closing) && !close_sent_ &&
+        v != violation::connection_lost && v != violation::close_timeout) {
+        queue_close(static_cast<std::uint16_t>(code), to_string(v).substr(0, 123));
+    }
+    if (failure_detail_.empty()) failure_detail_ = to_string(v);
+    in_ = {};
+    transition(state_input::violation);
+    return failure{v, code, failure_detail_};
+}
+
+event connection::frame_event() {
+    while (true) {
+        if (in_.empty()) {
+            if (eof_ && !close_received_) {
+                in_message_ = false;
+                return fail(violation::connection_lost);  // §7.1.5: code 1006
+            }
+            return need_more{};
+        }
+        const frame_piece piece = parser_.parse(in_);
+        in_ = in_.subspan(piece.consumed);
+        if (piece.type == frame_piece::kind::error) return fail(piece.error);
+        if (piece.type == frame_piece::kind::need_more) continue;
+        const frame_header& h = piece.header;
+
+        if (is_control(h.op)) {
+            // Control frames are at most 125 bytes (§5.5): gather them whole.
+            if (piece.first && piece.last) return on_control(h, piece.payload);
+            if (piece.first) ctl_len_ = 0;
+            std::memcpy(ctl_.data() + ctl_len_, piece.payload.data(), piece.payload.size());
+            ctl_len_ += piece.payload.size();
+            if (piece.last) return on_control(h, bytes_view(ctl_.data(), ctl_len_));
+            continue;
+        }
+
+        if (piece.first) {
+            // §5.4: continuation only inside a message, new data frames only
+            // outside one.
+            if (h.op == opcode::continuation) {
+                if (!in_message_) return fail(violation::unexpected_continuation);
+            } else {
+                if (in_message_) return fail(violation::expected_continuation);
+                in_message_ = true;
+                in_type_ = h.op == opcode::text ? message_type::text : message_type::binary;
+                in_first_ = true;
+                msg_.clear();
+                in_utf8_.reset();
+            }
+            // Fail as soon as the declared length shows the message is too big.
+            if (cfg_.delivery == delivery_mode::whole_message &&
+                h.payload_length > cfg_.max_message_size - msg_.size())
+                return fail(violation::message_too_big);
+        }
+        const bool ends_message = piece.last && h.fin;
+        // §8.1: text is validated as it arrives, failing at the first bad byte.
+        if (in_type_ == message_type::text &&
+            (!in_utf8_.feed(piece.payload) || (ends_message && !in_utf8_.complete())))
+            return fail(violation::invalid_utf8);
+
+        if (cfg_.delivery == delivery_mode::streaming) {
+            message m{in_type_, piece.payload, in_first_, ends_message};
+            in_first_ = false;
+            if (ends_message) in_message_ = false;
+            return m;
+        }
+        if (ends_message && piece.first && h.op != opcode::continuation) {
+            in_message_ = false;  // one frame, all in this input: no copy
+            return message{in_type_, piece.payload, true, true};
+        }
+        msg_.insert(msg_.end(), piece.payload.begin(), piece.payload.end());
+        if (ends_message) {
+            in_message_ = false;
+            return message{in_type_, msg_, true, true};
+        }
+    }
+}
+
+event connection::on_control(const frame_header& h, bytes_view payload) {
+    switch (h.op) {
+    case opcode::ping:
+        // §5.5.2: answer with a Pong carrying the same data, unless we are
+        // already closing.
+        if (cfg_.auto_pong && !close_sent_) write_frame(opcode::pong, true, payload);
+        return sansws::ping{payload};
+    case opcode::pong:
+        pong_deadline_ = no_deadline;  // §5.5.3: any Pong shows the peer is alive
+        return sansws::pong{payload};
+    default:
+        break;
+    }
+    // §5.5.1: a Close body is empty or a 2-byte code and a UTF-8 reason.
+    std::uint16_t code = 1005;
+    std::string_view reason;
+    if (payload.size() == 1) return fail(violation::invalid_close_payload);
+    if (payload.size() >= 2) {
+        code = static_cast<std::uint16_t>((std::to_integer<unsigned>(payload[0]) << 8) |
+                                          std::to_integer<unsigned>(payload[1]));
+        if (!is_valid_wire_close_code(code)) return fail(violation::invalid_close_code);  // §7.4
+        reason = as_text(payload.subspan(2));
+        if (!is_valid_utf8(payload.subspan(2))) return fail(violation::invalid_utf8);
+    }
+    close_received_ = true;
+    // §5.5.1: answer a Close with a Close, echoing the status code.
+    if (!close_sent_) queue_close(code, {});
+    transition(state_input::close_received);
+    // §7.1.1: the client waits for the server to close TCP, up to a limit.
+    close_deadline_ = cfg_.role == role::client ? after(now_, cfg_.close_timeout) : no_deadline;
+    in_ = {};
+    return close_frame{code, reason};
+}
+
+void connection::queue_close(std::uint16_t code, std::string_view reason) {
+    std::array<std::byte, 125> body{};
+    std::size_t n = 0;
+    if (code != 1005) {
+        body[0] = std::byte(code >> 8);
+        body[1] = std::byte(code & 0xFF);
+        std::memcpy(body.data() + 2, reason.data(), reason.size());
+        n = 2 + reason.size();
+    }
+    write_frame(opcode::close, true, bytes_view(body.data(), n));
+    close_sent_ = true;
+}
+
+mask_key connection::next_mask() noexcept {
+    mask_key k;
+    rng_.fill(k);
+    return k;
+}
+
+void connection::write_frame(opcode op, bool fin, bytes_view payload) {
+    frame_header h;
+    h.fin = fin;
+    h.op = op;
+    h.masked = cfg_.role == role::client;  // §5.1: clients mask every frame
+    h.payload_length = payload.size();
+    if (h.masked) h.key = next_mask();
+    const std::size_t hs = frame_header_size(h.payload_length, h.masked);
+    auto space = out_.append_space(hs + payload.size());
+    write_frame_header(space.first<max_frame_header_size>(), h);
+    if (!payload.empty()) {
+        std::memcpy(space.data() + hs, payload.data(), payload.size());
+        if (h.masked) apply_mask(space.subspan(hs), h.key, 0);
+    }
+}
+
+misuse connection::send_data(opcode op, bytes_view data, bool fin) {
+    if (state_ != connection_state::open) return misuse::wrong_state;  // §7.1.2: nothing after Close
+    if (out_message_ && op != out_type_) return misuse::message_in_progress;
+    if (op == opcode::text && cfg_.validate_outgoing_text) {
+        // Validate on a copy so a refused call leaves the connection as it was.
+        utf8_validator v = out_message_ ? out_utf8_ : utf8_validator{};
+        if (!v.feed(data) || (fin && !v.complete())) return misuse::invalid_utf8;
+        out_utf8_ = v;
+    }
+    write_frame(out_message_ ? opcode::continuation : op, fin, data);
+    out_message_ = !fin;
+    out_type_ = op;
+    return misuse::none;
+}
+
+misuse connection::send_text(std::string_view text, bool fin) {
+    return send_data(opcode::text, as_bytes(text), fin);
+}
+
+misuse connection::send_binary(bytes_view data, bool fin) { return send_data(opcode::binary, data, fin); }
+
+misuse connection::send_binary(std::vector<std::byte>&& data) {
+    if (cfg_.role == role::client || data.size() < 4096) return send_binary(bytes_view(data), true);
+    if (state_ != connection_state::open) return misuse::wrong_state;
+    if (out_message_) return misuse::message_in_progress;
+    // Server frames are not masked: the header goes into the queue and the
+    // payload buffer is moved in behind it, never copied.
+    frame_header h;
+    h.op = opcode::binary;
+    h.payload_length = data.size();
+    auto space = out_.append_space(frame_header_size(h.payload_length, false));
+    write_frame_header(space.first<max_frame_header_size>(), h);
+    out_.append(std::move(data));
+    return misuse::none;
+}
+
+misuse connection::send(const message& m) {
+    if (m.first == out_message_) return out_message_ ? misuse::message_in_progress : misuse::no_message_open;
+    return send_data(m.type == message_type::text ? opcode::text : opcode::binary, m.data, m.last);
+}
+
+misuse connection::ping(bytes_view data) {
+    if (state_ != connection_state::open) return misuse::wrong_state;
+    if (data.size() > 125) return misuse::control_too_long;  // §5.5
+    write_frame(opcode::ping, true, data);
+    return misuse::none;
+}
+
+misuse connection::pong(bytes_view data) {
+    if (state_ != connection_state::open) return misuse::wrong_state;
+    if (data.size() > 125) return misuse::control_too_long;  // §5.5
+    write_frame(opcode::pong, true, data);
+    return misuse::none;
+}
+
+misuse connection::close(std::uint16_t code, std::string_view reason) {
+    if (state_ != connection_state::open) return misuse::wrong_state;
+    if (code == 1005) {
+        if (!reason.empty()) return misuse::invalid_argument;  // no code, no reason (§5.5.1)
+    } else if (!is_valid_wire_close_code(code)) {
+        return misuse::invalid_close_code;  // §7.4.1
+    }
+    if (reason.size() > 123) return misuse::control_too_long;  // 125 minus the code (§5.5)
+    if (!is_valid_utf8(as_bytes(reason))) return misuse::invalid_utf8;  // §5.5.1
+    queue_close(code, reason);
+    transition(state_input::close_sent);
+    close_deadline_ = after(now_, cfg_.close_timeout);
+    return misuse::none;
+}
+
+void connection::on_time(timestamp now) {
+    if (now > now_) now_ = now;
+    if (pending_) return;  // report one deadline failure at a time
+    auto raise = [&](violation v, std::string_view why) {
+        failure_detail_ = why;
+        event e = fail(v);
+        pending_ = std::get<failure>(e);
+    };
+    switch (state_) {
+    case connection_state::handshake:
+    case connection_state::handshake_pending:
+        if (now_ >= handshake_deadline_) raise(violation::handshake_timeout, "opening handshake timed out");
+        break;
+    case connection_state::open:
+        if (now_ >= pong_deadline_) {
+            raise(violation::pong_timeout, "keep-alive pong timed out");
+        } else if (now_ >= ping_at_) {
+            write_frame(opcode::ping, true, {});
+            if (pong_deadline_ == no_deadline) pong_deadline_ = after(now_, cfg_.pong_timeout);
+            schedule_ping();
+        }
+        break;
+    case connection_state::closing:
+        if (now_ >= close_deadline_) raise(violation::close_timeout, "peer did not answer the Close in time");
+        break;
+    case connection_state::closed:
+        if (now_ >= close_deadline_) close_wait_over_ = true;
+        break;
+    case connection_state::failed:
+        break;
+    }
+}
+
+timestamp connection::next_deadline() const noexcept {
+    switch (state_) {
+    case connection_state::handshake:
+    case connection_state::handshake_pending:
+        return handshake_deadline_;
+    case connection_state::open:
+        return std::min(ping_at_, pong_deadline_);
+    case connection_state::closing:
+        return close_deadline_;
+    case connection_state::closed:
+        return close_wait_over_ ? no_deadline : close_deadline_;
+    case connection_state::failed:
+        return no_deadline;
+    }
+    return no_deadline;
+}
+
+bool connection::should_close_transport() const noexcept {
+    if (!out_.empty()) return false;
+    if (state_ == connection_state::failed) return true;
+    if (state_ != connection_state::closed) return false;
+    // §7.1.1: the server closes TCP first; the client waits for it, unless
+    // the handshake was refused or the wait is over.
+    return cfg_.role == role::server || !close_received_ || eof_ || close_wait_over_;
+}
+
+}  // namespace sansws
