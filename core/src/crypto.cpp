@@ -93,6 +93,8 @@ void sha1::block(const std::byte* p) noexcept {
 }
 
 void sha1::update(bytes_view data) noexcept {
+    // An empty view may carry a null pointer, which memcpy must not see.
+    if (data.empty()) return;
     std::size_t have = static_cast<std::size_t>(total_ % 64);
     total_ += data.size();
     std::size_t pos = 0;

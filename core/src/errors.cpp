@@ -48,6 +48,7 @@ std::string_view to_string(violation v) noexcept {
         case violation::data_after_close: return "data after close (RFC 6455 §5.5.1)";
         case violation::pong_timeout: return "pong timeout";
         case violation::close_timeout: return "close handshake timed out";
+        case violation::connection_lost: return "connection lost without a close frame (RFC 6455 §7.1.5)";
     }
     // Reached only for a value outside the enumeration (e.g. a cast).
     return "unknown violation";
@@ -63,6 +64,10 @@ close_code close_code_for(violation v) noexcept {
         // A missing pong is not something the peer's frames did wrong; 1011
         // ("unexpected condition") is the closest fit in §7.4.1.
         case violation::pong_timeout: return close_code::internal_error;
+        // §7.1.5: a connection that ends without a Close frame is reported
+        // as 1006. Nothing can be sent then, so this code is only reported
+        // locally, never written to the wire (§7.4.1).
+        case violation::connection_lost: return close_code::abnormal;
         default:
             // Everything else breaks the protocol itself (§7.4.1: 1002),
             // including handshake failures and an unanswered Close.
