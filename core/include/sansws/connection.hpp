@@ -81,9 +81,9 @@ struct config {
     duration pong_timeout = std::chrono::seconds(10);
     /// Required for the client role (mask keys, Sec-WebSocket-Key). Unused by
     /// servers, whose frames are not masked (§5.1).
-    entropy_source entropy;
+    entropy_source entropy{};
     /// Client role: what to ask for.
-    client_options client;
+    client_options client{};
 };
 
 class connection {
