@@ -20,7 +20,7 @@ constexpr violation all_violations[] = {
     violation::non_minimal_length,    violation::unexpected_continuation,
     violation::expected_continuation, violation::invalid_close_payload,
     violation::invalid_close_code,    violation::invalid_utf8,
-    violation::message_too_big,       violation::data_after_close,
+    violation::message_too_big,       
     violation::pong_timeout,          violation::close_timeout,
     violation::connection_lost,
 };

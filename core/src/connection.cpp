@@ -99,7 +99,7 @@ event connection::next_event() {
         return frame_event();
     case connection_state::closed:
     case connection_state::failed:
-        in_ = {};  // §5.5.1, §7.1.7: nothing more is processed
+        in_ = early_in_ = {};  // §5.5.1, §7.1.7: nothing more is processed
         return need_more{};
     }
     return need_more{};
@@ -168,6 +168,9 @@ event connection::handshake_event() {
         offered_protocols_ = check.request->subprotocols;
         transition(state_input::request_received);
         stash_early_input();
+        // Too much early data fails the handshake; the request can no longer
+        // be accepted, so report the failure instead of it.
+        if (state_ == connection_state::failed) return failure{failure_, close_code_for(failure_), failure_detail_};
         return std::move(*check.request);
     }
     if (head.status != 101) {
@@ -234,7 +237,7 @@ misuse connection::accept(const accept_options& opts) {
     subprotocol_ = opts.subprotocol;
     transition(state_input::app_accept);
     schedule_ping();
-    if (!early_.empty()) in_ = early_;  // parsed by the next next_event()
+    early_in_ = early_;  // parsed before any later input
     return misuse::none;
 }
 
@@ -258,22 +261,24 @@ event connection::fail(violation v) {
         queue_close(static_cast<std::uint16_t>(code), to_string(v).substr(0, 123));
     }
     if (failure_detail_.empty()) failure_detail_ = to_string(v);
-    in_ = {};
+    in_ = early_in_ = {};
     transition(state_input::violation);
     return failure{v, code, failure_detail_};
 }
 
 event connection::frame_event() {
     while (true) {
-        if (in_.empty()) {
+        // Bytes held back before accept() come first, then the caller's input.
+        mutable_bytes& src = early_in_.empty() ? in_ : early_in_;
+        if (src.empty()) {
             if (eof_ && !close_received_) {
                 in_message_ = false;
                 return fail(violation::connection_lost);  // §7.1.5: code 1006
             }
             return need_more{};
         }
-        const frame_piece piece = parser_.parse(in_);
-        in_ = in_.subspan(piece.consumed);
+        const frame_piece piece = parser_.parse(src);
+        src = src.subspan(piece.consumed);
         if (piece.type == frame_piece::kind::error) return fail(piece.error);
         if (piece.type == frame_piece::kind::need_more) continue;
         const frame_header& h = piece.header;
@@ -301,7 +306,8 @@ event connection::frame_event() {
                 msg_.clear();
                 in_utf8_.reset();
             }
-            // Fail as soon as the declared length shows the message is too big.
+            // Fail on the declared length with the frame's first payload
+            // bytes, before any of it is buffered.
             if (cfg_.delivery == delivery_mode::whole_message &&
                 h.payload_length > cfg_.max_message_size - msg_.size())
                 return fail(violation::message_too_big);
@@ -360,7 +366,7 @@ event connection::on_control(const frame_header& h, bytes_view payload) {
     transition(state_input::close_received);
     // §7.1.1: the client waits for the server to close TCP, up to a limit.
     close_deadline_ = cfg_.role == role::client ? after(now_, cfg_.close_timeout) : no_deadline;
-    in_ = {};
+    in_ = early_in_ = {};
     return close_frame{code, reason};
 }
 
@@ -370,7 +376,8 @@ void connection::queue_close(std::uint16_t code, std::string_view reason) {
     if (code != 1005) {
         body[0] = std::byte(code >> 8);
         body[1] = std::byte(code & 0xFF);
-        std::memcpy(body.data() + 2, reason.data(), reason.size());
+        // An empty view may hold a null pointer, which memcpy must not get.
+        if (!reason.empty()) std::memcpy(body.data() + 2, reason.data(), reason.size());
         n = 2 + reason.size();
     }
     write_frame(opcode::close, true, bytes_view(body.data(), n));
@@ -390,9 +397,11 @@ void connection::write_frame(opcode op, bool fin, bytes_view payload) {
     h.masked = cfg_.role == role::client;  // §5.1: clients mask every frame
     h.payload_length = payload.size();
     if (h.masked) h.key = next_mask();
-    const std::size_t hs = frame_header_size(h.payload_length, h.masked);
+    // The writer takes a full-size span; the queued space may be shorter.
+    std::array<std::byte, max_frame_header_size> header;
+    const std::size_t hs = write_frame_header(header, h);
     auto space = out_.append_space(hs + payload.size());
-    write_frame_header(space.first<max_frame_header_size>(), h);
+    std::memcpy(space.data(), header.data(), hs);
     if (!payload.empty()) {
         std::memcpy(space.data() + hs, payload.data(), payload.size());
         if (h.masked) apply_mask(space.subspan(hs), h.key, 0);
@@ -429,8 +438,8 @@ misuse connection::send_binary(std::vector<std::byte>&& data) {
     frame_header h;
     h.op = opcode::binary;
     h.payload_length = data.size();
-    auto space = out_.append_space(frame_header_size(h.payload_length, false));
-    write_frame_header(space.first<max_frame_header_size>(), h);
+    std::array<std::byte, max_frame_header_size> header;
+    out_.append(bytes_view(header.data(), write_frame_header(header, h)));
     out_.append(std::move(data));
     return misuse::none;
 }
@@ -512,7 +521,7 @@ timestamp connection::next_deadline() const noexcept {
     case connection_state::closing:
         return close_deadline_;
     case connection_state::closed:
-        return close_wait_over_ ? no_deadline : close_deadline_;
+        return close_wait_over_ || eof_ ? no_deadline : close_deadline_;
     case connection_state::failed:
         return no_deadline;
     }

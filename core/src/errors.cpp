@@ -45,7 +45,6 @@ std::string_view to_string(violation v) noexcept {
         case violation::invalid_close_code: return "invalid close code (RFC 6455 §7.4)";
         case violation::invalid_utf8: return "invalid utf-8 in text (RFC 6455 §8.1)";
         case violation::message_too_big: return "message too big";
-        case violation::data_after_close: return "data after close (RFC 6455 §5.5.1)";
         case violation::pong_timeout: return "pong timeout";
         case violation::close_timeout: return "close handshake timed out";
         case violation::connection_lost: return "connection lost without a close frame (RFC 6455 §7.1.5)";

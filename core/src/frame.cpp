@@ -108,7 +108,7 @@ frame_piece frame_parser::parse(mutable_bytes input) noexcept {
             std::size_t need = have_ < 2 ? 2 : header_length(hdr_[1]);
             while (true) {
                 const std::size_t take = std::min(need - have_, input.size() - pos);
-                std::memcpy(hdr_.data() + have_, input.data() + pos, take);
+                if (take != 0) std::memcpy(hdr_.data() + have_, input.data() + pos, take);  // data() may be null
                 have_ = static_cast<std::uint8_t>(have_ + take);
                 pos += take;
                 if (have_ < need) {

@@ -104,6 +104,9 @@ public:
     event next_event();
 
     // ---- handshake (server) ---------------------------------------------
+    /// Frames the client sent early (held back, bounded by the handshake
+    /// limit) are parsed by the following next_event() calls, before any
+    /// input given to receive() afterwards.
     misuse accept(const accept_options& opts = {});
     misuse reject(int status, const http_headers& headers = {}, std::string_view body = {});
 
@@ -176,8 +179,8 @@ private:
     // input
     mutable_bytes in_{};            // the caller's current input (unparsed part)
     std::vector<std::byte> early_;  // server: bytes after the request, before accept()
+    mutable_bytes early_in_{};      // the unparsed part of early_, read before in_
     bool eof_ = false;
-    bool eof_reported_ = false;
 
     // handshake
     std::unique_ptr<http_head_parser> http_;

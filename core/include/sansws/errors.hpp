@@ -73,7 +73,6 @@ enum class violation : std::uint8_t {
     invalid_close_code,      // code not allowed on the wire (§7.4)
     invalid_utf8,            // text or close reason not UTF-8 (§8.1), 1007
     message_too_big,         // over max_message_size, 1009
-    data_after_close,        // frames after the peer's Close (§5.5.1)
     pong_timeout,            // keep-alive pong did not arrive in time
     close_timeout,           // the peer did not answer our Close in time
     connection_lost,         // the transport ended without a Close (1006, §7.1.5)

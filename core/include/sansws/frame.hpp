@@ -88,7 +88,7 @@ public:
     void set_allowed_rsv(std::uint8_t bits) noexcept { allowed_rsv_ = bits; }
     bool failed() const noexcept { return state_ == state::failed; }
     /// True between frames (no partial header or payload pending).
-    bool at_frame_boundary() const noexcept { return state_ == state::header; }
+    bool at_frame_boundary() const noexcept { return state_ == state::header && have_ == 0; }
 
 private:
     enum class state : std::uint8_t { header, payload, failed };
