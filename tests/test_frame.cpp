@@ -160,8 +160,8 @@ TEST_CASE("RFC 6455 §5.7: 256-byte and 64 KiB binary frames use 16- and 64-bit 
     REQUIRE(write_frame_header(out, h) == 10);
     CHECK(std::vector(out.begin(), out.begin() + 10) ==
           bytes({0x82, 0x7F, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00}));
-    std::vector<std::byte> frame(out.begin(), out.begin() + 10);
-    frame.resize(10 + 65536, std::byte{0x5a});
+    std::vector<std::byte> frame(10 + 65536, std::byte{0x5a});
+    std::copy(out.begin(), out.begin() + 10, frame.begin());
     auto r = parse_all(frame, role::client);
     REQUIRE(r.frames.size() == 1);
     CHECK(r.frames[0].header.payload_length == 65536);

@@ -7,6 +7,9 @@
 #include <charconv>
 #include <cstring>
 
+#include "frame_internal.hpp"
+#include "kernels/dispatch.hpp"
+
 namespace sansws {
 namespace {
 
@@ -40,6 +43,9 @@ bool safe_headers(const http_headers& hs) noexcept {
 
 connection::connection(config cfg, timestamp now)
     : cfg_(std::move(cfg)), parser_(cfg_.role), now_(now) {
+    // Payloads are unmasked by frame_event(): in place when delivered from
+    // the input, fused with the copy when assembled into msg_.
+    parser_.set_unmask(false);
     handshake_deadline_ = after(now, cfg_.handshake_timeout);
     http_ = std::make_unique<http_head_parser>(
         cfg_.role == role::server ? http_head_parser::kind::request : http_head_parser::kind::response,
@@ -82,6 +88,40 @@ misuse connection::receive(mutable_bytes data) {
 void connection::receive_eof() { eof_ = true; }
 
 event connection::next_event() {
+    // The steady state of an open connection: a whole text or binary frame
+    // at the start of the input, outside a fragmented message. Only frames
+    // for which frame_event() would deliver exactly this message, with the
+    // same state afterwards, are taken here (frame_internal.hpp): the parser
+    // stays at its frame boundary, nothing is copied.
+    if (state_ == connection_state::open && early_in_.empty() && !in_message_ && !pending_ &&
+        parser_.at_frame_boundary()) {
+        const bool server = cfg_.role == role::server;  // §5.1: clients mask, servers do not
+        std::uint64_t len = 0;
+        std::uint32_t key = 0;
+        const std::size_t hs = detail::whole_data_frame(in_.data(), in_.size(), server, len, key);
+        if (hs != 0 && (cfg_.delivery == delivery_mode::streaming || len <= cfg_.max_message_size)) {
+            in_type_ = (static_cast<std::uint8_t>(in_[0]) & detail::opcode_bits) == 0x1 ? message_type::text
+                                                                                        : message_type::binary;
+            const mutable_bytes payload(in_.data() + hs, static_cast<std::size_t>(len));
+            in_ = in_.subspan(hs + payload.size());
+            if (server) detail::kernels().mask(payload.data(), payload.size(), key);  // §5.3, phase 0
+            if (in_type_ == message_type::text) {
+                // §8.1: the whole message is here, so it must also be complete.
+                in_utf8_.reset();
+                if (!in_utf8_.feed(payload) || !in_utf8_.complete()) {
+                    in_message_ = true;
+                    return fail(violation::invalid_utf8);
+                }
+            }
+            return message{in_type_, payload, true, true};
+        }
+    }
+    // Everything else lives in its own function, so this one stays a leaf
+    // without register saves on the path above.
+    return slow_event();
+}
+
+event connection::slow_event() {
     if (pending_) {
         failure f = *pending_;
         pending_.reset();
@@ -282,8 +322,10 @@ event connection::frame_event() {
         if (piece.type == frame_piece::kind::error) return fail(piece.error);
         if (piece.type == frame_piece::kind::need_more) continue;
         const frame_header& h = piece.header;
+        const auto phase = static_cast<std::size_t>(piece.offset & 3);
 
         if (is_control(h.op)) {
+            if (h.masked) apply_mask(piece.payload, h.key, phase);
             // Control frames are at most 125 bytes (§5.5): gather them whole.
             if (piece.first && piece.last) return on_control(h, piece.payload);
             if (piece.first) ctl_len_ = 0;
@@ -303,37 +345,74 @@ event connection::frame_event() {
                 in_message_ = true;
                 in_type_ = h.op == opcode::text ? message_type::text : message_type::binary;
                 in_first_ = true;
-                msg_.clear();
+                msg_size_ = 0;
                 in_utf8_.reset();
             }
             // Fail on the declared length with the frame's first payload
             // bytes, before any of it is buffered.
             if (cfg_.delivery == delivery_mode::whole_message &&
-                h.payload_length > cfg_.max_message_size - msg_.size())
+                h.payload_length > cfg_.max_message_size - msg_size_)
                 return fail(violation::message_too_big);
         }
         const bool ends_message = piece.last && h.fin;
-        // §8.1: text is validated as it arrives, failing at the first bad byte.
-        if (in_type_ == message_type::text &&
-            (!in_utf8_.feed(piece.payload) || (ends_message && !in_utf8_.complete())))
+        // Delivered from the input (streamed, or a one-frame message all in
+        // this input) or copied into msg_: unmask in place or while copying.
+        const bool copy = cfg_.delivery == delivery_mode::whole_message &&
+                          !(ends_message && piece.first && h.op != opcode::continuation);
+        // §8.1: text is validated as it arrives, failing at the first bad
+        // byte. Masked text that is copied is unmasked and validated in one
+        // pass over the bytes.
+        const bool text = in_type_ == message_type::text;
+        bool valid = true;
+        bytes_view data = piece.payload;
+        if (copy) {
+            const mutable_bytes to(extend_message(piece.payload.size()), piece.payload.size());
+            if (h.masked && text) {
+                valid = in_utf8_.feed_unmasked(to, piece.payload, h.key, phase);
+            } else if (h.masked) {
+                copy_masked(to, piece.payload, h.key, phase);
+            } else if (!to.empty()) {
+                std::memcpy(to.data(), piece.payload.data(), to.size());
+                if (text) valid = in_utf8_.feed(to);
+            }
+            data = to;
+        } else {
+            if (h.masked) apply_mask(piece.payload, h.key, phase);
+            if (text) valid = in_utf8_.feed(data);
+        }
+        if (text && (!valid || (ends_message && !in_utf8_.complete())))
             return fail(violation::invalid_utf8);
 
         if (cfg_.delivery == delivery_mode::streaming) {
-            message m{in_type_, piece.payload, in_first_, ends_message};
+            message m{in_type_, data, in_first_, ends_message};
             in_first_ = false;
             if (ends_message) in_message_ = false;
             return m;
         }
-        if (ends_message && piece.first && h.op != opcode::continuation) {
+        if (!copy) {
             in_message_ = false;  // one frame, all in this input: no copy
-            return message{in_type_, piece.payload, true, true};
+            return message{in_type_, data, true, true};
         }
-        msg_.insert(msg_.end(), piece.payload.begin(), piece.payload.end());
         if (ends_message) {
             in_message_ = false;
-            return message{in_type_, msg_, true, true};
+            return message{in_type_, bytes_view(msg_.get(), msg_size_), true, true};
         }
     }
+}
+
+std::byte* connection::extend_message(std::size_t n) {
+    // Grows geometrically with what has arrived (never with what a header
+    // declares: a peer could announce 16 MiB and send nothing).
+    if (n > msg_capacity_ - msg_size_ || !msg_) {
+        const std::size_t cap = std::max({msg_size_ + n, 2 * msg_capacity_, std::size_t{4096}});
+        auto bigger = std::make_unique_for_overwrite<std::byte[]>(cap);
+        if (msg_size_ != 0) std::memcpy(bigger.get(), msg_.get(), msg_size_);
+        msg_ = std::move(bigger);
+        msg_capacity_ = cap;
+    }
+    std::byte* at = msg_.get() + msg_size_;
+    msg_size_ += n;
+    return at;
 }
 
 event connection::on_control(const frame_header& h, bytes_view payload) {
@@ -391,21 +470,17 @@ mask_key connection::next_mask() noexcept {
 }
 
 void connection::write_frame(opcode op, bool fin, bytes_view payload) {
-    frame_header h;
-    h.fin = fin;
-    h.op = op;
-    h.masked = cfg_.role == role::client;  // §5.1: clients mask every frame
-    h.payload_length = payload.size();
-    if (h.masked) h.key = next_mask();
-    // The writer takes a full-size span; the queued space may be shorter.
-    std::array<std::byte, max_frame_header_size> header;
-    const std::size_t hs = write_frame_header(header, h);
-    auto space = out_.append_space(hs + payload.size());
-    std::memcpy(space.data(), header.data(), hs);
-    if (!payload.empty()) {
-        std::memcpy(space.data() + hs, payload.data(), payload.size());
-        if (h.masked) apply_mask(space.subspan(hs), h.key, 0);
-    }
+    const bool masked = cfg_.role == role::client;  // §5.1: clients mask every frame
+    mask_key key{};
+    if (masked) key = next_mask();
+    // The header goes straight into the queue, in front of the payload.
+    const std::size_t n = payload.size();
+    const std::size_t hs = frame_header_size(n, masked);
+    std::byte* p = out_.append_space(hs + n).data();
+    detail::put_frame_header(p, static_cast<std::uint8_t>((fin ? detail::fin_bit : 0) | static_cast<std::uint8_t>(op)),
+                             n, masked ? &key : nullptr);
+    copy_small(p + hs, payload.data(), n);
+    if (masked && n != 0) apply_mask(mutable_bytes(p + hs, n), key, 0);
 }
 
 misuse connection::send_data(opcode op, bytes_view data, bool fin) {
@@ -426,8 +501,6 @@ misuse connection::send_data(opcode op, bytes_view data, bool fin) {
 misuse connection::send_text(std::string_view text, bool fin) {
     return send_data(opcode::text, as_bytes(text), fin);
 }
-
-misuse connection::send_binary(bytes_view data, bool fin) { return send_data(opcode::binary, data, fin); }
 
 misuse connection::send_binary(std::vector<std::byte>&& data) {
     if (cfg_.role == role::client || data.size() < 4096) return send_binary(bytes_view(data), true);

@@ -4,15 +4,16 @@
 #include "sansws/frame.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
+
+#include "frame_internal.hpp"
+#include "kernels/dispatch.hpp"
 
 namespace sansws {
 namespace {
 
-constexpr std::uint8_t fin_bit = 0x80, rsv_bits = 0x70, opcode_bits = 0x0F;
-constexpr std::uint8_t mask_bit = 0x80, len_bits = 0x7F;
-
-std::uint8_t u8(std::byte b) noexcept { return static_cast<std::uint8_t>(b); }
+using detail::fin_bit, detail::rsv_bits, detail::opcode_bits, detail::mask_bit, detail::len_bits, detail::u8;
 
 /// Header bytes implied by the first two bytes (§5.2: 7, 7+16 or 7+64 bits
 /// of length, then the masking key when MASK is set).
@@ -27,46 +28,50 @@ bool reserved_opcode(std::uint8_t op) noexcept { return (op >= 0x3 && op <= 0x7)
 
 std::size_t write_frame_header(std::span<std::byte, max_frame_header_size> out,
                                const frame_header& h) noexcept {
-    out[0] = std::byte((h.fin ? fin_bit : 0) | (h.rsv & rsv_bits) | static_cast<std::uint8_t>(h.op));
-    const std::byte mask = std::byte(h.masked ? mask_bit : 0);
-    std::size_t n = 2;
-    // §5.2: "the minimal number of bytes MUST be used to encode the length".
-    if (h.payload_length < 126) {
-        out[1] = mask | std::byte(h.payload_length);
-    } else if (h.payload_length <= 0xFFFF) {
-        out[1] = mask | std::byte(126);
-        out[2] = std::byte(h.payload_length >> 8);
-        out[3] = std::byte(h.payload_length);
-        n = 4;
-    } else {
-        out[1] = mask | std::byte(127);
-        for (int i = 0; i < 8; ++i) out[2 + i] = std::byte(h.payload_length >> (56 - 8 * i));
-        n = 10;
-    }
-    if (h.masked) {
-        std::memcpy(out.data() + n, h.key.data(), 4);
-        n += 4;
-    }
-    return n;
+    const auto first = static_cast<std::uint8_t>((h.fin ? fin_bit : 0) | (h.rsv & rsv_bits) | static_cast<std::uint8_t>(h.op));
+    return detail::put_frame_header(out.data(), first, h.payload_length, h.masked ? &h.key : nullptr);
 }
 
 void apply_mask(mutable_bytes data, const mask_key& key, std::size_t phase) noexcept {
-    // §5.3: octet i is XORed with key[i mod 4]. Rotate the key so that
-    // data[0] meets key[phase], then work a 64-bit word at a time.
+    detail::kernels().mask(data.data(), data.size(), detail::rotated_key(key.data(), phase));
+}
+
+void copy_masked(mutable_bytes dst, bytes_view src, const mask_key& key, std::size_t phase) noexcept {
+    detail::kernels().mask_copy(dst.data(), src.data(), std::min(dst.size(), src.size()), detail::rotated_key(key.data(), phase));
+}
+
+namespace detail {
+
+// The reference: §5.3 read literally, one octet at a time.
+void mask_copy_bytewise(std::byte* dst, const std::byte* src, std::size_t n, std::uint32_t key) noexcept {
+    std::array<std::byte, 4> k;
+    std::memcpy(k.data(), &key, 4);
+    for (std::size_t i = 0; i < n; ++i) dst[i] = src[i] ^ k[i & 3];
+}
+
+// Eight bytes at a time in a general-purpose register: portable, and the
+// kernel used where no SIMD kernel is built.
+void mask_copy_word(std::byte* dst, const std::byte* src, std::size_t n, std::uint32_t key) noexcept {
     std::array<std::byte, 8> rot;
-    for (std::size_t i = 0; i < 8; ++i) rot[i] = key[(phase + i) & 3];
+    std::memcpy(rot.data(), &key, 4);
+    std::memcpy(rot.data() + 4, &key, 4);
     std::uint64_t word;
     std::memcpy(&word, rot.data(), 8);
-    std::byte* p = data.data();
-    std::size_t n = data.size();
-    for (; n >= 8; n -= 8, p += 8) {
+    for (; n >= 8; n -= 8, src += 8, dst += 8) {
         std::uint64_t v;
-        std::memcpy(&v, p, 8);
+        std::memcpy(&v, src, 8);
         v ^= word;
-        std::memcpy(p, &v, 8);
+        std::memcpy(dst, &v, 8);
     }
-    for (std::size_t i = 0; i < n; ++i) p[i] ^= rot[i];
+    for (std::size_t i = 0; i < n; ++i) dst[i] = src[i] ^ rot[i];
 }
+
+// In place is the copy onto itself: every kernel reads a block before it
+// writes it.
+void mask_bytewise(std::byte* p, std::size_t n, std::uint32_t key) noexcept { mask_copy_bytewise(p, p, n, key); }
+void mask_word(std::byte* p, std::size_t n, std::uint32_t key) noexcept { mask_copy_word(p, p, n, key); }
+
+}  // namespace detail
 
 violation frame_parser::check(const frame_header& h) const noexcept {
     if (h.rsv & ~allowed_rsv_) return violation::reserved_bits;  // §5.2
@@ -169,7 +174,8 @@ frame_piece frame_parser::parse(mutable_bytes input) noexcept {
         p.type = frame_piece::kind::data;
         p.header = cur_;
         p.payload = input.subspan(pos, n);
-        if (cur_.masked) apply_mask(p.payload, cur_.key, static_cast<std::size_t>(offset_ & 3));
+        if (cur_.masked && unmask_) apply_mask(p.payload, cur_.key, static_cast<std::size_t>(offset_ & 3));
+        p.offset = offset_;
         p.first = !announced_;
         announced_ = true;
         remaining_ -= n;

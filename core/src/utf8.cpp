@@ -13,6 +13,8 @@
 #include <array>
 #include <cstring>
 
+#include "kernels/dispatch.hpp"
+
 namespace sansws {
 
 namespace {
@@ -100,11 +102,10 @@ constexpr std::uint64_t high_bits = 0x8080808080808080ull;
 
 }  // namespace
 
-bool utf8_validator::feed(bytes_view piece) noexcept {
-    if (state_ == reject_state) return false;
-    const std::byte* p = piece.data();
-    const std::size_t n = piece.size();
-    std::uint8_t s = state_;
+namespace detail {
+
+std::size_t utf8_dfa(std::uint8_t& state, const std::byte* p, std::size_t n) noexcept {
+    std::uint8_t s = state;
     std::size_t i = 0;
     while (i < n) {
         // Text payloads are mostly ASCII. Between code points, eight bytes
@@ -122,16 +123,55 @@ bool utf8_validator::feed(bytes_view piece) noexcept {
         }
         s = transitions[s][byte_classes[static_cast<std::uint8_t>(p[i])]];
         if (s == s_reject) {
-            state_ = s;
-            error_offset_ = fed_ + i;
-            fed_ += n;
-            return false;
+            state = s;
+            return i;
         }
         ++i;
     }
-    state_ = s;
+    state = s;
+    return n;
+}
+
+std::size_t utf8_dfa_finish(std::uint8_t& state, const std::byte* p, std::size_t n) noexcept {
+    std::size_t i = 0;
+    while (i < n && state != s_accept) {
+        state = transitions[state][byte_classes[static_cast<std::uint8_t>(p[i])]];
+        if (state == s_reject) return i;
+        ++i;
+    }
+    return i;
+}
+
+}  // namespace detail
+
+bool utf8_validator::feed(bytes_view piece) noexcept {
+    if (state_ == reject_state) return false;
+    const std::size_t n = piece.size();
+    const std::size_t at = detail::kernels().utf8(state_, piece.data(), n);
+    if (state_ == reject_state) error_offset_ = fed_ + at;
     fed_ += n;
-    return true;
+    return state_ != reject_state;
+}
+
+bool utf8_validator::feed_unmasked(std::span<std::byte> dst, bytes_view src, std::span<const std::byte, 4> key,
+                                   std::size_t phase) noexcept {
+    const detail::kernel_set& ks = detail::kernels();
+    const std::size_t n = dst.size() < src.size() ? dst.size() : src.size();
+    const std::uint32_t k = detail::rotated_key(key.data(), phase);
+    if (state_ == reject_state) {
+        ks.mask_copy(dst.data(), src.data(), n, k);
+        return false;
+    }
+    std::size_t at;
+    if (ks.utf8_copy != nullptr) {
+        at = ks.utf8_copy(state_, dst.data(), src.data(), n, k);
+    } else {
+        ks.mask_copy(dst.data(), src.data(), n, k);
+        at = ks.utf8(state_, dst.data(), n);
+    }
+    if (state_ == reject_state) error_offset_ = fed_ + at;
+    fed_ += n;
+    return state_ != reject_state;
 }
 
 bool is_valid_utf8(bytes_view text) noexcept {

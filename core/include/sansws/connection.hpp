@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -94,8 +95,10 @@ public:
 
     // ---- input ----------------------------------------------------------
     /// Hand over received bytes. Zero-copy: the engine parses them in place
-    /// (unmasking payloads inside `data`), so `data` must stay valid and
-    /// untouched until next_event() returns need_more. Fails with
+    /// (payloads delivered from `data` are unmasked inside it; pieces of a
+    /// message that spans reads are unmasked as they are copied out), so
+    /// `data` must stay valid and untouched until next_event() returns
+    /// need_more. Fails with
     /// misuse::input_pending when the previous input is not drained yet.
     misuse receive(mutable_bytes data);
     /// The peer closed its side of the transport (read returned 0).
@@ -115,7 +118,23 @@ public:
     /// (§5.4): the first call fixes the type, later calls continue it, the
     /// call with fin=true ends it. Control frames may be sent in between.
     misuse send_text(std::string_view text, bool fin = true);
-    misuse send_binary(bytes_view data, bool fin = true);
+    misuse send_binary(bytes_view data, bool fin = true) {
+        // Inline fast path for the common small server frame (the sender's
+        // per-frame cost is mostly call overhead otherwise): exactly what
+        // send_data() queues, no mask (§5.1), a 7-bit length (§5.2), and the
+        // same state afterwards.
+        if (cfg_.role == role::server && fin && !out_message_ && state_ == connection_state::open &&
+            data.size() < 126) {
+            const std::size_t n = data.size();
+            std::byte* p = out_.append_space(2 + n).data();
+            p[0] = std::byte{0x82};  // FIN, binary
+            p[1] = std::byte(n);
+            copy_small(p + 2, data.data(), n);
+            out_type_ = opcode::binary;
+            return misuse::none;
+        }
+        return send_data(opcode::binary, data, fin);
+    }
     /// Zero-copy send of a whole binary message the engine may keep.
     misuse send_binary(std::vector<std::byte>&& data);
     misuse send(const message& m);
@@ -155,6 +174,7 @@ public:
 
 private:
     void transition(state_input in) noexcept;
+    event slow_event();
     event handshake_event();
     event frame_event();
     event fail(violation v);
@@ -166,6 +186,26 @@ private:
     void stash_early_input();
     void schedule_ping() noexcept;
     bool read_reject_body();
+    /// memcpy for the short payloads of small frames, where a library call
+    /// costs more than the copy: overlapping loads and stores cover 4-16.
+    static void copy_small(std::byte* dst, const std::byte* src, std::size_t n) noexcept {
+        if (n >= 8 && n <= 16) {
+            std::uint64_t a, b;
+            std::memcpy(&a, src, 8);
+            std::memcpy(&b, src + n - 8, 8);
+            std::memcpy(dst, &a, 8);
+            std::memcpy(dst + n - 8, &b, 8);
+        } else if (n >= 4 && n < 8) {
+            std::uint32_t a, b;
+            std::memcpy(&a, src, 4);
+            std::memcpy(&b, src + n - 4, 4);
+            std::memcpy(dst, &a, 4);
+            std::memcpy(dst + n - 4, &b, 4);
+        } else if (n != 0) {
+            std::memcpy(dst, src, n);  // an empty view may hold a null pointer
+        }
+    }
+    std::byte* extend_message(std::size_t n);
 
     config cfg_;
     misuse setup_error_ = misuse::none;
@@ -198,7 +238,11 @@ private:
     bool in_message_ = false;       // a fragmented incoming message is open
     message_type in_type_ = message_type::binary;
     bool in_first_ = true;          // streaming: next piece is the message's first
-    std::vector<std::byte> msg_;    // whole-message assembly
+    // Whole-message assembly in a raw buffer: pieces are unmasked while
+    // they are copied in, so it is never zero-filled first.
+    std::unique_ptr<std::byte[]> msg_;
+    std::size_t msg_size_ = 0;
+    std::size_t msg_capacity_ = 0;
     std::array<std::byte, 125> ctl_{};
     std::size_t ctl_len_ = 0;
     bool out_message_ = false;      // a fragmented outgoing message is open

@@ -54,6 +54,10 @@ std::size_t write_frame_header(std::span<std::byte, max_frame_header_size> out,
 /// XOR `data` with `key` in place (§5.3), starting `phase` bytes into the key
 /// (phase = payload offset of data[0], modulo 4).
 void apply_mask(mutable_bytes data, const mask_key& key, std::size_t phase) noexcept;
+/// apply_mask fused with a copy: dst = src XOR key, from `phase`, in one pass
+/// over the bytes (for payloads that are copied anyway). `dst` and `src`
+/// have the same size and do not overlap.
+void copy_masked(mutable_bytes dst, bytes_view src, const mask_key& key, std::size_t phase) noexcept;
 
 /// One result of frame_parser::parse().
 struct frame_piece {
@@ -69,6 +73,9 @@ struct frame_piece {
     bool first = false;  // first piece of this frame (header just completed)
     bool last = false;   // the frame's payload ends with this piece
     violation error = violation::none;
+    /// For data: payload offset of payload[0] within its frame (the masking
+    /// phase is offset % 4).
+    std::uint64_t offset = 0;
 };
 
 /// Incremental frame parser for one role. Feed any split of the input: the
@@ -86,6 +93,10 @@ public:
     frame_piece parse(mutable_bytes input) noexcept;
 
     void set_allowed_rsv(std::uint8_t bits) noexcept { allowed_rsv_ = bits; }
+    /// With false, parse() leaves payloads masked; the caller unmasks them
+    /// (apply_mask or copy_masked with header.key, phase offset % 4), e.g.
+    /// while copying them elsewhere. True by default.
+    void set_unmask(bool on) noexcept { unmask_ = on; }
     bool failed() const noexcept { return state_ == state::failed; }
     /// True between frames (no partial header or payload pending).
     bool at_frame_boundary() const noexcept { return state_ == state::header && have_ == 0; }
@@ -101,6 +112,7 @@ private:
     violation error_ = violation::none;
     std::uint8_t have_ = 0;  // header bytes gathered in hdr_
     bool announced_ = false; // first piece of the current frame delivered
+    bool unmask_ = true;
     std::array<std::byte, max_frame_header_size> hdr_{};
     frame_header cur_{};
     std::uint64_t remaining_ = 0;

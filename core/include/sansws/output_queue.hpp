@@ -14,11 +14,28 @@ namespace sansws {
 
 class output_queue {
 public:
+    output_queue() = default;
+    /// Moving leaves the source empty (the raw tail pointers move along).
+    output_queue(output_queue&& other) noexcept;
+    output_queue& operator=(output_queue&& other) noexcept;
+
     /// Copy `data` to the end of the queue.
     void append(bytes_view data);
     /// Room for `n` bytes at the end of the queue, to be filled by the caller
     /// before any other call; returns a writable span of exactly `n` bytes.
-    mutable_bytes append_space(std::size_t n);
+    /// The room is not zero-filled.
+    mutable_bytes append_space(std::size_t n) {
+        // The steady state: the bytes fit the open block. Inline, because a
+        // small frame costs little more than this (n == 0 wraps and falls
+        // through to the general path, which returns an empty span).
+        if (n - 1 < static_cast<std::size_t>(tail_end_ - tail_)) {
+            std::byte* at = tail_;
+            tail_ += n;
+            size_ += n;
+            return {at, n};
+        }
+        return append_space_slow(n);
+    }
     /// Take ownership of `data` without copying it (large payloads).
     void append(std::vector<std::byte>&& data);
     /// Reference `data` without copying; `owner` keeps it alive until consumed.
@@ -39,19 +56,26 @@ public:
 
 private:
     struct segment {
-        std::vector<std::byte> owned;          // used when owner is empty
-        std::shared_ptr<const void> owner;     // external bytes kept alive
-        bytes_view shared;                     // the external bytes
-        std::size_t begin = 0;                 // consumed prefix
-        bool coalescing = false;               // owned block that accepts appends
-        bytes_view bytes() const noexcept {
-            return owner ? shared.subspan(begin)
-                         : bytes_view(owned.data() + begin, owned.size() - begin);
-        }
+        const std::byte* begin = nullptr;     // first byte not yet consumed
+        const std::byte* end = nullptr;       // past the last byte (for the open block: tail_)
+        std::unique_ptr<std::byte[]> block;   // raw storage for copied bytes
+        std::size_t capacity = 0;             // of block
+        std::vector<std::byte> owned;         // a moved-in buffer
+        std::shared_ptr<const void> owner;    // keeps external bytes alive
     };
+    mutable_bytes append_space_slow(std::size_t n);
+    /// Stop appending to the open block (its end becomes final).
+    void close_block() noexcept;
+
     std::deque<segment> segs_;
     std::vector<bytes_view> view_;
-    std::vector<std::byte> spare_;  // one recycled block: no allocation in steady state
+    // The open block is segs_.back() while tail_ is set: appends go to
+    // [tail_, tail_end_) and only these two pointers and size_ change.
+    std::byte* tail_ = nullptr;
+    std::byte* tail_end_ = nullptr;
+    // One recycled block: the steady state allocates nothing.
+    std::unique_ptr<std::byte[]> spare_;
+    std::size_t spare_capacity_ = 0;
     std::size_t size_ = 0;
 };
 

@@ -18,6 +18,12 @@ public:
     /// offset (within all bytes fed since reset) of the first byte that
     /// cannot be part of valid text; the validator then stays failed.
     bool feed(bytes_view piece) noexcept;
+    /// feed() fused with the unmasking copy of RFC 6455 §5.3: dst = src XOR
+    /// `key` (starting `phase` bytes into it), then validated as feed(dst)
+    /// would, touching each byte once. `dst` and `src` have the same size
+    /// and do not overlap; dst is written in full whatever the result.
+    bool feed_unmasked(std::span<std::byte> dst, bytes_view src, std::span<const std::byte, 4> key,
+                       std::size_t phase) noexcept;
     /// True when everything fed so far is complete, valid UTF-8 (no code
     /// point left unfinished). Call at the end of a message.
     bool complete() const noexcept { return state_ == accept_state; }

@@ -1,0 +1,118 @@
+// The caller-owned-loop binding: one engine on one connected, non-blocking
+// socket, driven by someone else's readiness loop (libuv, libevent, asio, a
+// hand-written poll()). The owner reports readiness and timer expiry; the
+// adapter does recv / sendmsg / close on the fd, runs the handlers, and says
+// what it wants next. It has no loop, thread or timer of its own.
+//
+//   on readable      -> on_readable(now)
+//   on writable      -> on_writable(now)
+//   at next_deadline -> on_timer(now)
+//   after each call  -> watch for wants_read() / wants_write(), re-arm the
+//                       timer at next_deadline(), destroy the adapter once done()
+//
+// Memory stays bounded for slow readers: above options.high_water bytes of
+// queued output, wants_read() turns false until the peer has taken enough.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sansws/app.hpp"
+#include "sansws/posix.hpp"
+
+namespace sansws {
+
+struct adapter_options {
+    /// Stop reading while more than this much output is queued.
+    std::size_t high_water = 1024 * 1024;
+    /// Scratch space for recv(). May be shared by every adapter of one
+    /// thread (input is fully parsed before any call returns); empty: the
+    /// adapter allocates 64 KiB of its own.
+    mutable_bytes read_buffer{};
+    /// recv() calls per on_readable(), for fairness between connections.
+    unsigned max_reads = 8;
+    /// connection_handle::id() of this connection.
+    std::uint64_t id = 0;
+    /// The clock for actions through a handle outside an on_*() call; must
+    /// be the one the owner's `now` values come from.
+    std::function<timestamp()> clock = monotonic_now;
+    /// A handle changed what the adapter wants (queued output, a close)
+    /// outside any on_*() call, e.g. a broadcast from another connection's
+    /// handler. The owner should call on_writable() soon, but not from inside
+    /// this callback.
+    std::function<void()> on_change;
+    /// Called just before the adapter closes the fd, e.g. to stop polling it.
+    std::function<void(int fd)> before_close;
+};
+
+class loop_adapter final : private detail::handle_target {
+public:
+    /// Takes ownership of `fd`, a connected non-blocking stream socket.
+    /// Client role: cfg.client says what to ask for and the request is
+    /// queued at once (wants_write() is true).
+    loop_adapter(int fd, config cfg, std::shared_ptr<const handlers> h, timestamp now,
+                 adapter_options opts = {});
+    ~loop_adapter();  // closes the fd if still open, without callbacks
+    loop_adapter(const loop_adapter&) = delete;
+    loop_adapter& operator=(const loop_adapter&) = delete;
+
+    void on_readable(timestamp now);
+    void on_writable(timestamp now);
+    void on_timer(timestamp now);
+    /// The socket reported an error or hang-up (EPOLLERR/EPOLLHUP, poll
+    /// status < 0): read what is left, then give up on the transport.
+    void on_hangup(timestamp now);
+
+    bool wants_read() const noexcept;
+    bool wants_write() const noexcept;
+    /// When on_timer() must run next; no_deadline when never.
+    timestamp next_deadline() const noexcept;
+    /// The fd is closed and on_disconnect has run: destroy the adapter.
+    bool done() const noexcept { return fd_ < 0; }
+
+    /// Graceful end: start the close handshake with `code` if open (and
+    /// wait for it as usual); drop a connection still in its handshake.
+    void shutdown(timestamp now, std::uint16_t code = 1001, std::string_view reason = "going away");
+    /// Close the fd now; on_disconnect runs.
+    void abort();
+
+    connection_handle handle() const { return connection_handle(state_); }
+    int fd() const noexcept { return fd_; }
+    const connection& engine() const noexcept override { return engine_; }
+
+private:
+    connection& begin_use() override;
+    void end_use() override;
+
+    void pump(timestamp now, bool readable);
+    void read_some();
+    void feed(mutable_bytes data);
+    void peek(mutable_bytes data);
+    void drain();
+    void dispatch(event& ev);
+    void write_some();
+    void transport_lost(int err);
+    void close_now();
+
+    int fd_;
+    connection engine_;
+    std::shared_ptr<const handlers> h_;
+    adapter_options opts_;
+    std::vector<std::byte> own_buffer_;
+    std::shared_ptr<detail::handle_state> state_;
+    connection_handle handle_;  // passed to handlers without copying the state each time
+    bool pumping_ = false;      // inside an on_*() call: no on_change needed
+    bool eof_ = false;          // recv() returned 0
+    bool broken_ = false;       // the transport failed: discard output, close
+    int sys_errno_ = 0;
+    // Server with handlers::on_http: the request head is read here first to
+    // tell upgrades from plain HTTP, then handed to the engine whole.
+    std::unique_ptr<http_head_parser> peek_;
+    std::string peeked_;
+    std::string http_out_;      // plain HTTP response being written
+    bool http_mode_ = false;    // answering plain HTTP: close once written
+};
+
+}  // namespace sansws

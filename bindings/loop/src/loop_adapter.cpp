@@ -1,0 +1,314 @@
+// One engine on one non-blocking socket. Every entry point runs the same
+// pump: bring the engine's clock up to date, read and parse what arrived,
+// write what is queued, close the socket when the engine is finished.
+#include "sansws/loop_adapter.hpp"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+
+namespace sansws {
+namespace {
+
+constexpr std::size_t default_buffer = 64 * 1024;
+constexpr std::size_t max_iov = 64;
+
+template <class... F>
+struct overloaded : F... {
+    using F::operator()...;
+};
+template <class... F>
+overloaded(F...) -> overloaded<F...>;
+
+bool is_upgrade(const http_head& head) { return header_has_token(head.headers, "Upgrade", "websocket"); }
+
+}  // namespace
+
+loop_adapter::loop_adapter(int fd, config cfg, std::shared_ptr<const handlers> h, timestamp now,
+                           adapter_options opts)
+    : fd_(fd),
+      engine_(std::move(cfg), now),
+      h_(std::move(h)),
+      opts_(std::move(opts)),
+      state_(std::make_shared<detail::handle_state>()),
+      handle_(state_) {
+    if (opts_.read_buffer.empty()) {
+        own_buffer_.resize(default_buffer);
+        opts_.read_buffer = own_buffer_;
+    }
+    state_->target = this;
+    state_->id = opts_.id;
+    if (engine_.role() == role::server && h_->on_http) {
+        peek_ = std::make_unique<http_head_parser>(http_head_parser::kind::request, http_limits{});
+    }
+}
+
+loop_adapter::~loop_adapter() {
+    state_->target = nullptr;
+    if (fd_ >= 0) {
+        if (opts_.before_close) opts_.before_close(fd_);
+        ::close(fd_);
+    }
+}
+
+connection& loop_adapter::begin_use() {
+    // A handle may act long after the last on_*() call; deadlines the call
+    // sets (close_timeout) must count from now, not from then.
+    if (!pumping_ && opts_.clock) engine_.on_time(opts_.clock());
+    return engine_;
+}
+
+void loop_adapter::end_use() {
+    if (!pumping_ && opts_.on_change) opts_.on_change();
+}
+
+void loop_adapter::on_readable(timestamp now) { pump(now, true); }
+void loop_adapter::on_writable(timestamp now) { pump(now, false); }
+void loop_adapter::on_timer(timestamp now) { pump(now, false); }
+
+void loop_adapter::on_hangup(timestamp now) {
+    if (fd_ < 0) return;
+    pump(now, true);  // data may still be waiting ahead of the error
+    if (fd_ < 0) return;
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+    pumping_ = true;
+    transport_lost(err != 0 ? err : ECONNRESET);
+    pumping_ = false;
+    close_now();
+}
+
+bool loop_adapter::wants_read() const noexcept {
+    if (fd_ < 0 || eof_ || broken_ || http_mode_) return false;
+    // Once our Close is queued nothing but the peer's Close can add output,
+    // so reading stays bounded; it must go on, or a peer that stopped
+    // reading our backlog would never get its Close (or EOF) seen.
+    const connection_state s = engine_.state();
+    return engine_.buffered() < opts_.high_water || s == connection_state::closing ||
+           s == connection_state::closed || s == connection_state::failed;
+}
+
+bool loop_adapter::wants_write() const noexcept {
+    return fd_ >= 0 && !broken_ && (engine_.buffered() > 0 || !http_out_.empty());
+}
+
+timestamp loop_adapter::next_deadline() const noexcept {
+    // While plain HTTP is answered the engine still sits in its handshake,
+    // so its handshake deadline bounds a peer that never reads the answer.
+    return fd_ >= 0 ? engine_.next_deadline() : no_deadline;
+}
+
+void loop_adapter::shutdown(timestamp now, std::uint16_t code, std::string_view reason) {
+    if (fd_ < 0) return;
+    switch (engine_.state()) {
+    case connection_state::open:
+        engine_.on_time(now);
+        engine_.close(code, reason);
+        pump(now, false);
+        break;
+    case connection_state::closing:
+    case connection_state::closed:
+        break;  // already closing: the engine's deadlines bound the wait
+    default:
+        abort();
+    }
+}
+
+void loop_adapter::abort() {
+    if (fd_ >= 0) close_now();
+}
+
+void loop_adapter::pump(timestamp now, bool readable) {
+    if (fd_ < 0) return;
+    pumping_ = true;
+    engine_.on_time(now);
+    if (readable) read_some();
+    drain();  // failures raised by on_time() and sends made meanwhile
+    write_some();
+    pumping_ = false;
+    const bool http_done = http_mode_ && http_out_.empty();
+    if (broken_ || http_done || engine_.should_close_transport()) close_now();
+}
+
+void loop_adapter::read_some() {
+    const mutable_bytes buf = opts_.read_buffer;
+    for (unsigned i = 0; i < opts_.max_reads && wants_read(); ++i) {
+        const ssize_t n = ::recv(fd_, buf.data(), buf.size(), 0);
+        if (n > 0) {
+            feed(buf.first(static_cast<std::size_t>(n)));
+            if (static_cast<std::size_t>(n) < buf.size()) return;  // the socket is very likely empty
+            continue;
+        }
+        if (n == 0) {
+            eof_ = true;
+            engine_.receive_eof();
+            drain();
+            return;
+        }
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) transport_lost(errno);
+        return;
+    }
+}
+
+void loop_adapter::feed(mutable_bytes data) {
+    if (peek_) return peek(data);
+    // receive() parses in place and keeps views into `data` until
+    // need_more: draining right here is what lets the buffer be shared.
+    engine_.receive(data);
+    drain();
+}
+
+void loop_adapter::peek(mutable_bytes data) {
+    std::size_t used = 0;
+    const auto status = peek_->feed(data, used);
+    peeked_.append(as_text(data));
+    if (status == http_head_parser::status::need_more) return;
+    if (status == http_head_parser::status::done && !is_upgrade(peek_->head())) {
+        const http_response r = h_->on_http(peek_->head());
+        http_out_ = write_reject_response(r.status, r.headers, r.body);
+        http_mode_ = true;
+        peek_.reset();
+        peeked_.clear();
+        return;
+    }
+    // An upgrade, or a malformed or oversized head the engine will refuse
+    // with the right status: the engine gets every byte seen so far.
+    peek_.reset();
+    std::string bytes = std::move(peeked_);
+    engine_.receive(mutable_bytes(reinterpret_cast<std::byte*>(bytes.data()), bytes.size()));
+    drain();
+}
+
+void loop_adapter::drain() {
+    while (true) {
+        event ev = engine_.next_event();
+        if (std::holds_alternative<need_more>(ev)) return;
+        dispatch(ev);
+    }
+}
+
+void loop_adapter::dispatch(event& ev) {
+    // A plain-HTTP exchange never became a WebSocket connection: its engine
+    // only bounds the exchange in time and has nothing to report.
+    if (http_mode_) return;
+    const handlers& h = *h_;
+    const connection_handle& self = handle_;
+    std::visit(overloaded{
+                   [](need_more&) {},
+                   [&](handshake_request& req) {
+                       request_decision d = h.on_request ? h.on_request(self, req) : request_decision{};
+                       if (d.accept && engine_.accept(d.options) == misuse::none) {
+                           if (h.on_open) h.on_open(self);
+                       } else if (d.accept || engine_.reject(d.status, d.headers, d.body) != misuse::none) {
+                           // The application's answer was unusable (e.g. a
+                           // subprotocol the client did not offer).
+                           engine_.reject(500, {}, "invalid handshake answer");
+                       }
+                   },
+                   [&](handshake_response&) {
+                       if (h.on_open) h.on_open(self);
+                   },
+                   [&](handshake_rejected& r) {
+                       if (!h.on_error) return;
+                       error_info e;
+                       e.kind = error_kind::rejected;
+                       e.what = violation::bad_handshake;
+                       e.rejected = &r;
+                       e.message = r.reason;
+                       h.on_error(self, e);
+                   },
+                   [&](message& m) {
+                       if (h.on_message) h.on_message(self, m);
+                   },
+                   [&](ping& p) {
+                       if (h.on_ping) h.on_ping(self, p.data);
+                   },
+                   [&](pong& p) {
+                       if (h.on_pong) h.on_pong(self, p.data);
+                   },
+                   [&](close_frame& c) {
+                       if (h.on_close) h.on_close(self, c.code, c.reason);
+                   },
+                   [&](failure& f) {
+                       if (!h.on_error) return;
+                       error_info e;
+                       e.what = f.what;
+                       e.code = f.code;
+                       e.message = f.reason;
+                       e.sys_errno = sys_errno_;
+                       h.on_error(self, e);
+                   },
+               },
+               ev);
+}
+
+void loop_adapter::write_some() {
+    while (!broken_) {
+        if (!http_out_.empty()) {
+            const ssize_t n = ::send(fd_, http_out_.data(), http_out_.size(), MSG_NOSIGNAL);
+            if (n >= 0) {
+                http_out_.erase(0, static_cast<std::size_t>(n));
+                continue;
+            }
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) transport_lost(errno);
+            return;
+        }
+        if (engine_.buffered() == 0) return;
+        std::array<iovec, max_iov> iov;
+        std::size_t count = 0, total = 0;
+        for (const bytes_view s : engine_.output(max_iov)) {
+            iov[count++] = {const_cast<std::byte*>(s.data()), s.size()};
+            total += s.size();
+        }
+        msghdr msg{};
+        msg.msg_iov = iov.data();
+        msg.msg_iovlen = count;
+        // sendmsg rather than writev: MSG_NOSIGNAL turns a dead peer into
+        // EPIPE instead of a process-killing SIGPIPE.
+        const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) transport_lost(errno);
+            return;
+        }
+        engine_.consume(static_cast<std::size_t>(n));
+        if (static_cast<std::size_t>(n) < total) return;  // the socket buffer is full
+    }
+    // The transport is gone: nothing queued can ever be written.
+    engine_.consume(engine_.buffered());
+    http_out_.clear();
+}
+
+void loop_adapter::transport_lost(int err) {
+    if (broken_) return;
+    broken_ = true;
+    sys_errno_ = err;
+    engine_.receive_eof();
+    drain();  // reports connection_lost unless the connection already ended
+    engine_.consume(engine_.buffered());
+}
+
+void loop_adapter::close_now() {
+    if (opts_.before_close) opts_.before_close(fd_);
+    ::close(fd_);
+    fd_ = -1;
+    state_->target = nullptr;
+    if (engine_.setup_error() != misuse::none && h_->on_error) {
+        // The engine started failed and silent (e.g. a client without
+        // entropy or with a malformed header): say why.
+        error_info e;
+        e.kind = error_kind::config;
+        e.message = to_string(engine_.setup_error());
+        h_->on_error(handle_, e);
+    }
+    if (h_->on_disconnect && !http_mode_) h_->on_disconnect(handle_);
+}
+
+}  // namespace sansws

@@ -1,0 +1,69 @@
+// echo_server: sends every text and binary message back unchanged, as the
+// same type. The peer for interop tests and for the Autobahn fuzzing client,
+// which sends messages of up to 16 MiB (hence the 64 MiB default limit).
+#include <cstdio>
+#include <string>
+
+#include <sansws/epoll.hpp>
+
+#include "cli.hpp"
+
+namespace {
+
+constexpr std::string_view usage =
+    "echo_server --port P [--host H] [--threads N] [--max-message BYTES] [--handshake-timeout MS]\n"
+    "  --port P                port to listen on; 0 picks a free one (printed)\n"
+    "  --host H                address or name to bind (default 127.0.0.1; :: for all)\n"
+    "  --threads N             event loops, one per thread (default 1)\n"
+    "  --max-message BYTES     largest message accepted (default 67108864 = 64 MiB)\n"
+    "  --handshake-timeout MS  drop connections not past the opening handshake by then (default 10000)";
+
+sansws::epoll::server* the_server = nullptr;
+void stop() noexcept {
+    if (the_server) the_server->shutdown();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    cli::args a(argc, argv, usage);
+    sansws::epoll::server_options opts;
+    opts.accept.engine.max_message_size = 64 * 1024 * 1024;
+    bool have_port = false;
+    while (a.next()) {
+        if (a.is("--port")) {
+            opts.port = static_cast<std::uint16_t>(a.number(0, 65535));
+            have_port = true;
+        } else if (a.is("--host")) {
+            opts.host = a.value();
+            if (opts.host.empty()) a.fail("--host needs an address");
+        } else if (a.is("--threads")) {
+            opts.threads = static_cast<unsigned>(a.number(1, 1024));
+        } else if (a.is("--max-message")) {
+            opts.accept.engine.max_message_size = a.number(1, std::uint64_t{1} << 40);
+        } else if (a.is("--handshake-timeout")) {
+            opts.accept.engine.handshake_timeout = std::chrono::milliseconds(a.number(1, 3'600'000));
+        } else {
+            a.unknown();
+        }
+    }
+    if (!have_port) a.fail("--port is required (0 picks a free port)");
+    // Incoming text was validated as it arrived; checking it again on the
+    // way out would only cost time.
+    opts.accept.engine.validate_outgoing_text = false;
+
+    sansws::handlers h;
+    h.on_message = [](const sansws::connection_handle& c, const sansws::message& m) { c.send(m); };
+
+    sansws::epoll::server server(opts, std::move(h));
+    std::string error;
+    if (!server.listen(error)) {
+        std::fprintf(stderr, "echo_server: %s\n", error.c_str());
+        return 1;
+    }
+    the_server = &server;
+    cli::on_termination(stop);
+    cli::print_listening(opts.host, server.port());
+    server.run();
+    return 0;
+}

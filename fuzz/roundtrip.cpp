@@ -1,0 +1,247 @@
+// Round trip through both roles: messages described by the input are sent
+// with random fragmentation (and pings between fragments) by one connection,
+// carried in random chunks to a connection of the other role, and must come
+// out as the same messages, in order; every ping comes back as its pong.
+//
+// Input: byte 0 chooses streaming delivery (1: on the server, 2: on the
+// client); then items, each a tag byte and its arguments:
+//   tag & 0x80      direction: 0 client to server, 1 server to client
+//   tag & 0x40      carry the bytes across now (otherwise they queue up)
+//   tag & 0x20      an unfragmented binary message is sent as a moved vector
+//   tag & 0x03      0 text (u8 code points, one byte each), 1 binary (u8
+//                   bytes), 2 ping (u8 bytes, at most 125), 3 large binary
+//                   (a size class u8 % 8 and u8 more bytes)
+//   then, except for pings, a byte: % 4 extra fragments
+#include "connection_target.hpp"
+
+namespace {
+
+using fuzz::check;
+using sansws::connection;
+using sansws::message_type;
+
+struct record {
+    enum class kind : std::uint8_t { message, ping, pong, close } what;
+    message_type type = message_type::binary;
+    std::vector<std::byte> data;
+    bool operator==(const record& o) const { return what == o.what && type == o.type && fuzz::same(data, o.data); }
+};
+
+/// One code point per input byte, spread over all four UTF-8 lengths.
+void append_code_point(std::string& s, std::uint8_t b) {
+    std::uint32_t cp = b;
+    switch (b >> 6) {
+    case 0: break;
+    case 1: cp = 0x80 + (b & 0x3Fu) * 29; break;
+    case 2:
+        cp = 0x800 + (b & 0x3Fu) * 1000;
+        if (cp >= 0xD800 && cp <= 0xDFFF) cp -= 0x1000;  // surrogates are not scalar values
+        break;
+    default: cp = 0x10000 + (b & 0x3Fu) * 16000; break;
+    }
+    // An encoder of its own, so a bug in the library's UTF-8 code cannot
+    // cancel out on both sides.
+    if (cp < 0x80) {
+        s += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        s += static_cast<char>(0xC0 | (cp >> 6));
+        s += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        s += static_cast<char>(0xE0 | (cp >> 12));
+        s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        s += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        s += static_cast<char>(0xF0 | (cp >> 18));
+        s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        s += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
+/// One side: its harness, what it received (payloads copied out at once),
+/// and how much of its output the other side has been given.
+struct side {
+    fuzz::harness h;
+    std::vector<record> got;
+    std::vector<record> pongs;
+    std::vector<std::byte> assembling;
+    bool open = false;
+
+    explicit side(sansws::config cfg) : h(std::move(cfg)) {}
+
+    void on_event(const sansws::event& ev) {
+        if (std::holds_alternative<sansws::handshake_request>(ev)) {
+            sansws::accept_options a;
+            a.subprotocol = "chat";
+            check(h.call([&](connection& c) { return c.accept(a); }) == sansws::misuse::none);
+            open = true;
+        } else if (auto* r = std::get_if<sansws::handshake_response>(&ev)) {
+            check(r->subprotocol == "chat");
+            open = true;
+        } else if (auto* m = std::get_if<sansws::message>(&ev)) {
+            assembling.insert(assembling.end(), m->data.begin(), m->data.end());
+            if (m->last) {
+                got.push_back({record::kind::message, m->type, std::move(assembling)});
+                assembling.clear();
+            }
+        } else if (auto* p = std::get_if<sansws::ping>(&ev)) {
+            got.push_back({record::kind::ping, message_type::binary, fuzz::copy(p->data)});
+        } else if (auto* p = std::get_if<sansws::pong>(&ev)) {
+            pongs.push_back({record::kind::pong, message_type::binary, fuzz::copy(p->data)});
+        } else if (auto* c = std::get_if<sansws::close_frame>(&ev)) {
+            std::vector<std::byte> body = fuzz::copy(sansws::as_bytes(c->reason));
+            body.insert(body.begin(), {std::byte(c->code >> 8), std::byte(c->code & 0xFF)});
+            got.push_back({record::kind::close, message_type::binary, std::move(body)});
+        } else {
+            // Neither side ever breaks the protocol here.
+            check(!std::holds_alternative<sansws::failure>(ev) && !std::holds_alternative<sansws::handshake_rejected>(ev));
+        }
+    }
+};
+
+/// Give `to` everything `from` has written, in random chunks.
+void carry(side& from, side& to, fuzz::rng& split) {
+    // receive() unmasks in place, and each chunk must stay put until its
+    // events are drained: the flushed buffer is used once, front to back.
+    std::vector<std::byte> sent = from.h.flush();
+    std::size_t pos = 0;
+    // Kernels may change at any moment (force_kernel): mid-message too.
+    fuzz::pick_kernel(split.next());
+    while (pos < sent.size()) {
+        const std::size_t n = split.chunk(sent.size() - pos);
+        check(to.h.receive(sansws::mutable_bytes(sent).subspan(pos, n)) == sansws::misuse::none);
+        pos += n;
+        to.h.drain([&](const sansws::event& ev) { to.on_event(ev); });
+    }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    fuzz::reader in(fuzz::bytes(data, size));
+    fuzz::rng split(fuzz::hash(fuzz::bytes(data, size)));
+    const std::uint8_t modes = in.u8();
+
+    sansws::config server_cfg;
+    server_cfg.role = sansws::role::server;
+    if (modes & 1) server_cfg.delivery = sansws::delivery_mode::streaming;
+    sansws::config client_cfg;
+    client_cfg.role = sansws::role::client;
+    if (modes & 2) client_cfg.delivery = sansws::delivery_mode::streaming;
+    client_cfg.entropy = fuzz::fixed_entropy(fuzz::hash(fuzz::bytes(data, size)));
+    client_cfg.client.host = "server.example.com";
+    client_cfg.client.subprotocols = {"chat"};
+    side server(std::move(server_cfg));
+    side client(std::move(client_cfg));
+
+    carry(client, server, split);
+    carry(server, client, split);
+    check(server.open && client.open);
+
+    std::vector<record> to_server, to_client, client_pongs, server_pongs;
+    std::size_t large_budget = 200'000;
+    while (!in.empty()) {
+        const std::uint8_t tag = in.u8();
+        const bool from_client = (tag & 0x80) == 0;
+        side& from = from_client ? client : server;
+        auto& expect = from_client ? to_server : to_client;
+        auto& expect_pongs = from_client ? client_pongs : server_pongs;
+        auto ping = [&](sansws::bytes_view payload) {
+            check(from.h.send([&](connection& c) { return c.ping(payload); }) == sansws::misuse::none);
+            expect.push_back({record::kind::ping, message_type::binary, fuzz::copy(payload)});
+            expect_pongs.push_back({record::kind::pong, message_type::binary, fuzz::copy(payload)});
+        };
+
+        std::vector<std::byte> payload;
+        message_type type = message_type::binary;
+        switch (tag & 3) {
+        case 0: {
+            std::string text;
+            for (auto b : in.take(in.u8())) append_code_point(text, std::to_integer<std::uint8_t>(b));
+            payload = fuzz::copy(text);
+            type = message_type::text;
+            break;
+        }
+        case 1: payload = fuzz::copy(in.take(in.u8())); break;
+        case 2: ping(in.take(in.u8() % 126)); break;
+        default: {
+            // Near every edge of the length encodings (125/126, 65535/65536)
+            // and the server's zero-copy send path (4 KiB), without making
+            // every run carry 100 KiB.
+            static constexpr std::size_t bases[] = {0, 100, 3900, 4000, 65280, 65400, 65500, 65536};
+            std::size_t n = bases[in.u8() % 8] + in.u8();
+            // Bulk costs time, not coverage: past a budget, large turns small.
+            if (large_budget < n) n %= 256;
+            large_budget -= n;
+            // Copied from a table made once: a fill loop per run would be
+            // coverage-instrumented and dominate the run time.
+            static const std::vector<std::byte> filler = [] {
+                std::vector<std::byte> v(65536 + 255 + 256);
+                for (std::size_t i = 0; i < v.size(); ++i) v[i] = std::byte(i * 7 + 3);
+                return v;
+            }();
+            const std::size_t offset = tag;
+            payload.assign(filler.begin() + static_cast<std::ptrdiff_t>(offset),
+                           filler.begin() + static_cast<std::ptrdiff_t>(offset + n));
+            break;
+        }
+        }
+        if ((tag & 3) != 2) {
+            const std::size_t extra = in.u8() % 4;
+            if (extra == 0 && type == message_type::binary && !payload.empty() && (tag & 0x20)) {
+                std::vector<std::byte> moved = payload;
+                check(from.h.send([&](connection& c) { return c.send_binary(std::move(moved)); }) ==
+                      sansws::misuse::none);
+            } else {
+                // Cut points anywhere, even inside a code point: fragments of
+                // text need not be valid UTF-8 on their own (§5.6).
+                std::vector<std::size_t> cuts{0, payload.size()};
+                for (std::size_t i = 0; i < extra; ++i) cuts.push_back(split.below(payload.size() + 1));
+                std::sort(cuts.begin(), cuts.end());
+                for (std::size_t i = 0; i + 1 < cuts.size(); ++i) {
+                    const sansws::bytes_view frag(payload.data() + cuts[i], cuts[i + 1] - cuts[i]);
+                    const bool fin = i + 2 == cuts.size();
+                    const auto m = from.h.send([&](connection& c) {
+                        return type == message_type::text ? c.send_text(sansws::as_text(frag), fin)
+                                                          : c.send_binary(frag, fin);
+                    });
+                    check(m == sansws::misuse::none);
+                    // §5.4: control frames may come between fragments.
+                    if (!fin && split.below(4) == 0) ping(sansws::as_bytes("mid-message"));
+                }
+            }
+            expect.push_back({record::kind::message, type, std::move(payload)});
+        }
+        if (tag & 0x40) {
+            carry(client, server, split);
+            carry(server, client, split);
+        }
+    }
+
+    // Everything in flight arrives and pongs answer pings both ways, before
+    // the close: once it has sent Close, a side answers no more pings.
+    for (int round = 0; round < 2; ++round) {
+        carry(client, server, split);
+        carry(server, client, split);
+    }
+    // The client closes (§7.1.2); the server echoes the code (§5.5.1).
+    check(client.h.send([](connection& c) { return c.close(1000, "bye"); }) == sansws::misuse::none);
+    to_server.push_back({record::kind::close, message_type::binary, fuzz::copy(std::string_view("\x03\xE8" "bye"))});
+    to_client.push_back({record::kind::close, message_type::binary, fuzz::copy(std::string_view("\x03\xE8"))});
+    carry(client, server, split);
+    carry(server, client, split);
+    check(client.h.conn().buffered() == 0 && server.h.conn().buffered() == 0);
+    check(server.got == to_server && client.got == to_client);
+    check(client.pongs == client_pongs && server.pongs == server_pongs);
+
+    check(server.h.conn().state() == sansws::connection_state::closed && server.h.conn().should_close_transport());
+    check(client.h.conn().state() == sansws::connection_state::closed);
+    // §7.1.1: the client waits for the server to close TCP.
+    check(!client.h.conn().should_close_transport());
+    client.h.conn().receive_eof();
+    client.h.drain();
+    check(client.h.conn().should_close_transport());
+    client.h.finish();
+    server.h.finish();
+    return 0;
+}
