@@ -692,6 +692,12 @@ TEST_CASE("RFC 6455 §5.4: fragmented sends keep one message open at a time") {
     CHECK(frames[3].op == opcode::continuation);
     CHECK(frames[3].fin);
     CHECK(frames[4].op == opcode::binary);
+
+    // §7.1.2: after our Close nothing is sent, and send(message) says so
+    // the same way as every other send.
+    CHECK(s.close() == misuse::none);
+    CHECK(s.send(message{message_type::text, as_bytes("x"), false, true}) == misuse::wrong_state);
+    CHECK(s.send(message{message_type::text, as_bytes("x"), true, true}) == misuse::wrong_state);
 }
 
 TEST_CASE("RFC 6455 §4.2.2: accept() and reject() belong to a server with a pending request") {

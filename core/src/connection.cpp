@@ -479,8 +479,11 @@ void connection::write_frame(opcode op, bool fin, bytes_view payload) {
     std::byte* p = out_.append_space(hs + n).data();
     detail::put_frame_header(p, static_cast<std::uint8_t>((fin ? detail::fin_bit : 0) | static_cast<std::uint8_t>(op)),
                              n, masked ? &key : nullptr);
-    copy_small(p + hs, payload.data(), n);
-    if (masked && n != 0) apply_mask(mutable_bytes(p + hs, n), key, 0);
+    if (masked) {
+        copy_masked(mutable_bytes(p + hs, n), payload, key, 0);  // §5.3, in the same pass as the copy
+    } else {
+        copy_small(p + hs, payload.data(), n);
+    }
 }
 
 misuse connection::send_data(opcode op, bytes_view data, bool fin) {
@@ -518,6 +521,7 @@ misuse connection::send_binary(std::vector<std::byte>&& data) {
 }
 
 misuse connection::send(const message& m) {
+    if (state_ != connection_state::open) return misuse::wrong_state;  // as every other send
     if (m.first == out_message_) return out_message_ ? misuse::message_in_progress : misuse::no_message_open;
     return send_data(m.type == message_type::text ? opcode::text : opcode::binary, m.data, m.last);
 }
