@@ -5,6 +5,7 @@
 // connection_client, roundtrip and split_invariance.
 #pragma once
 
+#include "../tests/rfc6455_examples.hpp"
 #include <limits>
 #include <optional>
 #include <variant>
@@ -18,16 +19,7 @@ using sansws::connection_state;
 using sansws::misuse;
 
 /// RFC 6455 §1.3's request; its key is the one the §1.3 response answers.
-inline constexpr std::string_view sample_request =
-    "GET /chat HTTP/1.1\r\n"
-    "Host: server.example.com\r\n"
-    "Upgrade: websocket\r\n"
-    "Connection: Upgrade\r\n"
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    "Origin: http://example.com\r\n"
-    "Sec-WebSocket-Protocol: chat, superchat\r\n"
-    "Sec-WebSocket-Version: 13\r\n"
-    "\r\n";
+inline constexpr std::string_view sample_request = rfc6455_examples::request;
 
 /// Reproducible "randomness": a replayed input must behave identically.
 inline sansws::entropy_source fixed_entropy(std::uint64_t seed = 0x5eed) {

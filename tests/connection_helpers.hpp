@@ -4,6 +4,7 @@
 // call) and the plumbing that moves bytes between connections with any split.
 #pragma once
 
+#include "rfc6455_examples.hpp"
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -345,17 +346,7 @@ inline void check_stays_failed(connection& c) {
 // ---- opening connections ----------------------------------------------------------
 
 /// The client handshake of RFC 6455 §1.3, verbatim.
-inline std::string example_request() {
-    return "GET /chat HTTP/1.1\r\n"
-           "Host: server.example.com\r\n"
-           "Upgrade: websocket\r\n"
-           "Connection: Upgrade\r\n"
-           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-           "Origin: http://example.com\r\n"
-           "Sec-WebSocket-Protocol: chat, superchat\r\n"
-           "Sec-WebSocket-Version: 13\r\n"
-           "\r\n";
-}
+inline std::string example_request() { return std::string(rfc6455_examples::request); }
 /// A shorter valid request, so that tables of splits stay small.
 inline std::string short_request() {
     return "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

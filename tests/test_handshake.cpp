@@ -1,5 +1,6 @@
 // Tests for the opening handshake (RFC 6455 §4) and the HTTP/1.1 head parser
 // underneath it (RFC 7230 §3).
+#include "rfc6455_examples.hpp"
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -20,16 +21,7 @@ using kind = http_head_parser::kind;
 using pstatus = http_head_parser::status;
 
 // RFC 6455 §1.3, byte for byte (the RFC shows lines without their CRLF).
-constexpr std::string_view example_request =
-    "GET /chat HTTP/1.1\r\n"
-    "Host: server.example.com\r\n"
-    "Upgrade: websocket\r\n"
-    "Connection: Upgrade\r\n"
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    "Origin: http://example.com\r\n"
-    "Sec-WebSocket-Protocol: chat, superchat\r\n"
-    "Sec-WebSocket-Version: 13\r\n"
-    "\r\n";
+constexpr std::string_view example_request = rfc6455_examples::request;
 constexpr std::string_view example_response =
     "HTTP/1.1 101 Switching Protocols\r\n"
     "Upgrade: websocket\r\n"
