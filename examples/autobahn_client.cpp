@@ -16,10 +16,11 @@
 namespace {
 
 constexpr std::string_view usage =
-    "autobahn_client --url ws://127.0.0.1:9001 --agent NAME [--cases N]\n"
-    "  --url URL    the fuzzing server\n"
-    "  --agent NAME name under which results are reported (default sansws)\n"
-    "  --cases N    run only the first N cases";
+    "autobahn_client --url ws://127.0.0.1:9001 --agent NAME [--cases N] [--no-deflate | --deflate-...]\n"
+    "  --url URL                    the fuzzing server\n"
+    "  --agent NAME                 name under which results are reported (default sansws)\n"
+    "  --cases N                    run only the first N cases\n"
+    CLI_DEFLATE_USAGE;
 
 sansws::epoll::loop* the_loop = nullptr;
 void stop() noexcept {
@@ -45,9 +46,11 @@ std::string encode(std::string_view s) {
 
 class driver {
 public:
-    driver(sansws::epoll::loop& l, std::string base, std::string agent, unsigned limit)
+    driver(sansws::epoll::loop& l, std::string base, std::string agent, unsigned limit,
+           const sansws::deflate_options& deflate)
         : loop_(l), base_(std::move(base)), agent_(encode(agent)), limit_(limit) {
         opts_.engine.max_message_size = 64 * 1024 * 1024;
+        opts_.engine.compression.negotiate = deflate;
         // Echoed text was validated on the way in.
         opts_.engine.validate_outgoing_text = false;
     }
@@ -126,11 +129,13 @@ int main(int argc, char** argv) {
     cli::args a(argc, argv, usage);
     std::string url, agent = "sansws";
     unsigned limit = 0;
+    sansws::deflate_options deflate;
+    deflate.enabled = true;  // offered by default, as browsers do
     while (a.next()) {
         if (a.is("--url")) url = a.value();
         else if (a.is("--agent")) agent = a.value();
         else if (a.is("--cases")) limit = static_cast<unsigned>(a.number(1, 1'000'000));
-        else a.unknown();
+        else if (!cli::deflate_flag(a, deflate)) a.unknown();
     }
     if (url.empty()) a.fail("--url is required");
     if (agent.empty()) a.fail("--agent needs a name");
@@ -142,7 +147,7 @@ int main(int argc, char** argv) {
     while (base.ends_with('/')) base.pop_back();
 
     sansws::epoll::loop loop;
-    driver d(loop, base, agent, limit);
+    driver d(loop, base, agent, limit, deflate);
     the_loop = &loop;
     cli::on_termination(stop);
     d.start();

@@ -12,9 +12,10 @@
 namespace {
 
 constexpr std::string_view usage =
-    "chat_server --port P [--host H]\n"
-    "  --port P  port to listen on; 0 picks a free one (printed)\n"
-    "  --host H  address or name to bind (default 127.0.0.1)";
+    "chat_server --port P [--host H] [--no-deflate | --deflate-...]\n"
+    "  --port P                     port to listen on; 0 picks a free one (printed)\n"
+    "  --host H                     address or name to bind (default 127.0.0.1)\n"
+    CLI_DEFLATE_USAGE;
 
 // Self-contained: no external script or style. The ids (#messages, #input,
 // #send, #status) and body[data-state] are what browser tests read.
@@ -88,6 +89,7 @@ void stop() noexcept {
 int main(int argc, char** argv) {
     cli::args a(argc, argv, usage);
     sansws::epoll::server_options opts;
+    opts.accept.engine.compression.negotiate.enabled = true;
     bool have_port = false;
     while (a.next()) {
         if (a.is("--port")) {
@@ -96,6 +98,7 @@ int main(int argc, char** argv) {
         } else if (a.is("--host")) {
             opts.host = a.value();
             if (opts.host.empty()) a.fail("--host needs an address");
+        } else if (cli::deflate_flag(a, opts.accept.engine.compression.negotiate)) {
         } else {
             a.unknown();
         }

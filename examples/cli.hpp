@@ -15,6 +15,17 @@
 #include <string>
 #include <string_view>
 
+#include <sansws/extensions.hpp>
+
+/// The permessage-deflate flags every example takes (usage text; see
+/// cli::deflate_flag). A macro so it joins each program's usage literal.
+#define CLI_DEFLATE_USAGE                                                                           \
+    "  --no-deflate                 no permessage-deflate (default: server accepts, client offers)\n" \
+    "  --deflate-server-window N    server_max_window_bits 8..15 (default 15: not limited)\n"          \
+    "  --deflate-client-window N    client_max_window_bits 8..15 (default 15: not limited)\n"          \
+    "  --deflate-server-no-context  server_no_context_takeover\n"                                      \
+    "  --deflate-client-no-context  client_no_context_takeover"
+
 namespace cli {
 
 constexpr int usage_exit = 2;
@@ -85,6 +96,29 @@ private:
     std::string_view current_;
     std::optional<std::string> inline_value_;
 };
+
+/// Handle the current argument if it is one of CLI_DEFLATE_USAGE's flags.
+/// Window bits mean the same in both roles (RFC 7692 §7.1.2): a server
+/// answers with them, a client asks for them.
+inline bool deflate_flag(args& a, sansws::deflate_options& d) {
+    if (a.is("--no-deflate")) {
+        a.no_value();
+        d.enabled = false;
+    } else if (a.is("--deflate-server-window")) {
+        d.server_max_window_bits = static_cast<std::uint8_t>(a.number(8, 15));
+    } else if (a.is("--deflate-client-window")) {
+        d.client_max_window_bits = static_cast<std::uint8_t>(a.number(8, 15));
+    } else if (a.is("--deflate-server-no-context")) {
+        a.no_value();
+        d.server_no_context_takeover = true;
+    } else if (a.is("--deflate-client-no-context")) {
+        a.no_value();
+        d.client_no_context_takeover = true;
+    } else {
+        return false;
+    }
+    return true;
+}
 
 namespace detail {
 inline void (*on_stop)() noexcept = nullptr;

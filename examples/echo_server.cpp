@@ -12,11 +12,13 @@ namespace {
 
 constexpr std::string_view usage =
     "echo_server --port P [--host H] [--threads N] [--max-message BYTES] [--handshake-timeout MS]\n"
+    "            [--no-deflate | --deflate-...]\n"
     "  --port P                port to listen on; 0 picks a free one (printed)\n"
     "  --host H                address or name to bind (default 127.0.0.1; :: for all)\n"
     "  --threads N             event loops, one per thread (default 1)\n"
     "  --max-message BYTES     largest message accepted (default 67108864 = 64 MiB)\n"
-    "  --handshake-timeout MS  drop connections not past the opening handshake by then (default 10000)";
+    "  --handshake-timeout MS  drop connections not past the opening handshake by then (default 10000)\n"
+    CLI_DEFLATE_USAGE;
 
 sansws::epoll::server* the_server = nullptr;
 void stop() noexcept {
@@ -29,6 +31,7 @@ int main(int argc, char** argv) {
     cli::args a(argc, argv, usage);
     sansws::epoll::server_options opts;
     opts.accept.engine.max_message_size = 64 * 1024 * 1024;
+    opts.accept.engine.compression.negotiate.enabled = true;
     bool have_port = false;
     while (a.next()) {
         if (a.is("--port")) {
@@ -43,6 +46,7 @@ int main(int argc, char** argv) {
             opts.accept.engine.max_message_size = a.number(1, std::uint64_t{1} << 40);
         } else if (a.is("--handshake-timeout")) {
             opts.accept.engine.handshake_timeout = std::chrono::milliseconds(a.number(1, 3'600'000));
+        } else if (cli::deflate_flag(a, opts.accept.engine.compression.negotiate)) {
         } else {
             a.unknown();
         }

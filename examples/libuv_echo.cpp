@@ -24,10 +24,11 @@
 namespace {
 
 constexpr std::string_view usage =
-    "libuv_echo --port P [--host H] [--max-message BYTES]\n"
-    "  --port P             port to listen on; 0 picks a free one (printed)\n"
-    "  --host H             address to bind (default 127.0.0.1)\n"
-    "  --max-message BYTES  largest message accepted (default 67108864 = 64 MiB)";
+    "libuv_echo --port P [--host H] [--max-message BYTES] [--no-deflate | --deflate-...]\n"
+    "  --port P                     port to listen on; 0 picks a free one (printed)\n"
+    "  --host H                     address to bind (default 127.0.0.1)\n"
+    "  --max-message BYTES          largest message accepted (default 67108864 = 64 MiB)\n"
+    CLI_DEFLATE_USAGE;
 
 using sansws::timestamp;
 
@@ -192,6 +193,7 @@ int main(int argc, char** argv) {
     std::uint16_t port = 0;
     bool have_port = false;
     srv.cfg.max_message_size = 64 * 1024 * 1024;
+    srv.cfg.compression.negotiate.enabled = true;
     while (a.next()) {
         if (a.is("--port")) {
             port = static_cast<std::uint16_t>(a.number(0, 65535));
@@ -200,6 +202,7 @@ int main(int argc, char** argv) {
             host = a.value();
         } else if (a.is("--max-message")) {
             srv.cfg.max_message_size = a.number(1, std::uint64_t{1} << 40);
+        } else if (cli::deflate_flag(a, srv.cfg.compression.negotiate)) {
         } else {
             a.unknown();
         }

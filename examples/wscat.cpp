@@ -26,13 +26,27 @@ constexpr std::string_view usage =
     "  --binary              send each line as a binary message\n"
     "  --header 'Name: v'    extra request header (repeatable)\n"
     "  --subprotocol NAME    offer a subprotocol (repeatable)\n"
-    "  --max-message BYTES   largest message accepted (default 67108864)";
+    "  --max-message BYTES   largest message accepted (default 67108864)\n"
+    CLI_DEFLATE_USAGE;
 
 enum exit_status : int { ok = 0, failed = 1, closed_by_peer = 3, interrupted = 130 };
 
 sansws::epoll::loop* the_loop = nullptr;
 void stop() noexcept {
     if (the_loop) the_loop->stop();
+}
+
+/// What was agreed, on stderr, in one canonical form (every parameter in
+/// force, both windows spelled out) that scripts can compare.
+void report_extensions(const std::optional<sansws::deflate_params>& p) {
+    if (!p) {
+        std::fprintf(stderr, "wscat: extensions: none\n");
+        return;
+    }
+    std::fprintf(stderr, "wscat: extensions: permessage-deflate%s%s; server_max_window_bits=%u; client_max_window_bits=%u\n",
+                 p->server_no_context_takeover ? "; server_no_context_takeover" : "",
+                 p->client_no_context_takeover ? "; client_no_context_takeover" : "",
+                 unsigned{p->server_max_window_bits}, unsigned{p->client_max_window_bits});
 }
 
 /// The connection's side of the program; runs on the loop thread.
@@ -44,6 +58,7 @@ public:
         sansws::handlers h;
         h.on_open = [this](const sansws::connection_handle& c) {
             conn_ = c;
+            report_extensions(c.compression_params());
             for (auto& line : pending_) send(line);
             pending_.clear();
             if (input_done_) finish();
@@ -145,6 +160,7 @@ int main(int argc, char** argv) {
     cli::args a(argc, argv, usage);
     sansws::epoll::connect_options opts;
     opts.engine.max_message_size = 64 * 1024 * 1024;
+    opts.engine.compression.negotiate.enabled = true;
     bool binary = false;
     std::string url;
     while (a.next()) {
@@ -161,6 +177,7 @@ int main(int argc, char** argv) {
             opts.subprotocols.push_back(a.value());
         } else if (a.is("--max-message")) {
             opts.engine.max_message_size = a.number(1, std::uint64_t{1} << 40);
+        } else if (cli::deflate_flag(a, opts.engine.compression.negotiate)) {
         } else if (a.positional() && url.empty()) {
             url = a.current();
         } else {

@@ -6,7 +6,9 @@
 #pragma once
 
 #include "../tests/rfc6455_examples.hpp"
+#include <array>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <variant>
 
@@ -37,9 +39,17 @@ inline std::string queued(sansws::connection& c) {
     return s;
 }
 
-/// The 101 a server would send for the request a client has queued; empty
-/// when the client queued none.
-inline std::string answer_for(sansws::connection& client) {
+/// `lines` as Sec-WebSocket-Extensions fields, each ending with CRLF.
+inline std::string extension_fields(const std::vector<std::string>& lines) {
+    std::string s;
+    for (const auto& l : lines) s += "Sec-WebSocket-Extensions: " + l + "\r\n";
+    return s;
+}
+
+/// The 101 a server would send for the request a client has queued, with
+/// `extensions` as Sec-WebSocket-Extensions lines; empty when the client
+/// queued none.
+inline std::string answer_for(sansws::connection& client, const std::vector<std::string>& extensions = {}) {
     const std::string request = queued(client);
     sansws::http_head_parser p(sansws::http_head_parser::kind::request, {});
     std::size_t used = 0;
@@ -48,17 +58,243 @@ inline std::string answer_for(sansws::connection& client) {
     if (!key) return {};
     return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            "Sec-WebSocket-Accept: " +
-           sansws::websocket_accept_key(*key) + "\r\n\r\n";
+           sansws::websocket_accept_key(*key) + "\r\n" + extension_fields(extensions) + "\r\n";
+}
+
+/// RFC 6455 §1.3's request with `extensions` as Sec-WebSocket-Extensions
+/// lines (a server's prefix).
+inline std::string request_with(const std::vector<std::string>& extensions) {
+    std::string r(sample_request);
+    r.resize(r.size() - 2);  // before the blank line that ends the head
+    return r + extension_fields(extensions) + "\r\n";
+}
+
+// ---- permessage-deflate (RFC 7692) ----------------------------------------
+
+inline bool same_params(const sansws::deflate_params& a, const sansws::deflate_params& b) noexcept {
+    return a.server_no_context_takeover == b.server_no_context_takeover &&
+           a.client_no_context_takeover == b.client_no_context_takeover &&
+           a.server_max_window_bits == b.server_max_window_bits &&
+           a.client_max_window_bits == b.client_max_window_bits;
+}
+inline bool same_params(const std::optional<sansws::deflate_params>& a,
+                        const std::optional<sansws::deflate_params>& b) noexcept {
+    return a.has_value() == b.has_value() && (!a || same_params(*a, *b));
+}
+
+/// Compression settings read from four input bytes:
+///   z0  the negotiation policy: server_max_window_bits 8 + (z0 & 7),
+///       client_max_window_bits 8 + (z0 >> 3 & 7), 64 server_no_context_takeover,
+///       128 client_no_context_takeover
+///   z1  tuning: & 3 threshold {64, 0, 1, 1000}; >> 2 & 3 stream_chunk
+///       {16384, 1, 7, 100}; >> 4 & 3 inflate cap {256 over 1 MiB, none,
+///       2 over 64 bytes, 1 over 0}; >> 6 level/mem_level {-1/8, 0/8, 1/1, 9/9}
+///   z2  the peer's side of the negotiation: & 15 the form of the offer
+///       (server, offer_lines) or of the answer (client, answer_form), >> 4 & 7
+///       a window step, 128 both no_context_takeover flags
+///   z3  & 3 a shared compressor {none, 9, 12, 15 window bits}; 4 an invalid
+///       setting (the connection must refuse its config: setup_error)
+struct compression_setup {
+    sansws::compression_config cfg;
+    std::uint8_t peer = 0;
+    int shared_window = 0;
+
+    /// Into `c`; the shared compressor, if any, lives in `owner`, which must
+    /// outlive the connection (compression_config::shared is not owned).
+    void apply(sansws::config& c, std::unique_ptr<sansws::deflater>& owner) const {
+        c.compression = cfg;
+        if (shared_window != 0) {
+            owner = std::make_unique<sansws::deflater>(
+                sansws::deflate_settings{shared_window, cfg.mem_level, cfg.level});
+            c.compression.shared = owner.get();
+        }
+    }
+};
+
+/// `for_roundtrip`: every message must arrive, so no inflate-ratio cap that
+/// ordinary data could trip and no invalid setting.
+inline compression_setup read_compression(reader& in, bool for_roundtrip = false) {
+    const std::uint8_t z0 = in.u8(), z1 = in.u8(), z2 = in.u8(), z3 = in.u8();
+    compression_setup s;
+    sansws::compression_config& c = s.cfg;
+    c.negotiate.enabled = true;
+    c.negotiate.server_max_window_bits = static_cast<std::uint8_t>(8 + (z0 & 7));
+    c.negotiate.client_max_window_bits = static_cast<std::uint8_t>(8 + ((z0 >> 3) & 7));
+    c.negotiate.server_no_context_takeover = (z0 & 0x40) != 0;
+    c.negotiate.client_no_context_takeover = (z0 & 0x80) != 0;
+    static constexpr std::size_t thresholds[] = {64, 0, 1, 1000};
+    static constexpr std::size_t chunks[] = {16 * 1024, 1, 7, 100};
+    static constexpr int levels[][2] = {{-1, 8}, {0, 8}, {1, 1}, {9, 9}};
+    c.threshold = thresholds[z1 & 3];
+    c.stream_chunk = chunks[(z1 >> 2) & 3];
+    switch ((z1 >> 4) & 3) {
+    case 1: c.max_inflate_ratio = 0; break;
+    case 2:
+        if (!for_roundtrip) {
+            c.max_inflate_ratio = 2;
+            c.inflate_ratio_floor = 64;
+        }
+        break;
+    case 3:
+        if (!for_roundtrip) {
+            c.max_inflate_ratio = 1;
+            c.inflate_ratio_floor = 0;
+        }
+        break;
+    default: break;
+    }
+    c.level = levels[z1 >> 6][0];
+    c.mem_level = levels[z1 >> 6][1];
+    s.peer = z2;
+    static constexpr int shared[] = {0, 9, 12, 15};
+    s.shared_window = shared[z3 & 3];
+    if ((z3 & 4) && !for_roundtrip) {
+        switch (z1 & 3) {
+        case 0: c.negotiate.server_max_window_bits = 16; break;
+        case 1: c.negotiate.client_max_window_bits = 7; break;
+        case 2: c.mem_level = 0; break;
+        default: c.stream_chunk = 0; break;
+        }
+    }
+    return s;
+}
+
+/// The offer a client sends a server, as Sec-WebSocket-Extensions lines,
+/// chosen by `peer` (compression_setup): none, plain, the common browser
+/// offers, every parameter, several offers with bad ones first (RFC 7692
+/// §5.1: the server goes on with the next), malformed lists and values.
+/// Whatever the offer, the harness checks the 101 against the parameters
+/// the server then works with.
+inline std::vector<std::string> offer_lines(std::uint8_t peer) {
+    const std::string pmd = "permessage-deflate";
+    const std::string w = std::to_string(std::max(8, 15 - ((peer >> 4) & 7)));
+    const std::string flags = (peer & 0x80) ? "; server_no_context_takeover; client_no_context_takeover" : "";
+    switch (peer & 15) {
+    case 0: return {};
+    case 1: return {pmd};
+    case 2: return {pmd + "; client_max_window_bits"};
+    case 3: return {pmd + flags + "; server_max_window_bits=" + w + "; client_max_window_bits=" + w};
+    case 4: return {pmd + "; foo, " + pmd + flags + "; server_max_window_bits=" + w + "; client_max_window_bits"};
+    case 5: return {pmd + flags + "; server_max_window_bits=" + w};
+    case 6: return {"x-webkit-deflate-frame, " + pmd + "; client_max_window_bits=" + w};
+    case 7: return {pmd + "; server_max_window_bits"};
+    case 8: return {pmd + ";;"};
+    case 9: return {pmd + "; server_max_window_bits=\"" + w + "\"; client_max_window_bits"};
+    case 10: return {pmd + "; server_max_window_bits=8; client_max_window_bits=8"};
+    case 11: return {"PerMessage-Deflate ;Client_Max_Window_Bits ; SERVER_NO_CONTEXT_TAKEOVER"};
+    case 12: return {"x-foo", pmd + flags + "; client_max_window_bits"};
+    case 13: return {pmd + "; client_no_context_takeover"};
+    case 14: return {pmd + "; server_max_window_bits=16, " + pmd + "; client_max_window_bits=" + w};
+    default: return {pmd + "; client_max_window_bits=" + w + "; client_max_window_bits"};
+    }
+}
+
+/// A server's answer to a client's offer, chosen by `peer`: the lines, and
+/// what the client must make of them. Valid answers (§7.1) must be
+/// accepted with exactly the parameters they state; invalid ones (unknown
+/// or repeated parameters, bad values, windows above the offer, a required
+/// parameter missing, an extension not offered, two answers, bad syntax)
+/// must fail the handshake (§7.1: "_Fail the WebSocket Connection_").
+struct answer_form {
+    std::vector<std::string> lines;
+    bool valid = true;
+    std::optional<sansws::deflate_params> params;
+};
+
+inline answer_form make_answer(std::uint8_t peer, const sansws::deflate_options& offered) {
+    const int s = offered.server_max_window_bits, c = offered.client_max_window_bits;
+    const int k = (peer >> 4) & 7;
+    const bool flags = (peer & 0x80) != 0;
+    const int sw = std::max(8, s - k), cw = std::max(8, c - k);
+    const std::string pmd = "permessage-deflate";
+    // §7.1.1.1: a server accepts an offered server_no_context_takeover by
+    // answering it, and §7.1.2.1: an offered server_max_window_bits by
+    // answering a value no larger. Valid forms always do both.
+    const std::string snct = offered.server_no_context_takeover ? "; server_no_context_takeover" : "";
+    const std::string server_window = s < 15 ? "; server_max_window_bits=" + std::to_string(s) : "";
+    auto n = [](int v) { return std::to_string(v); };
+    answer_form a;
+    sansws::deflate_params p;
+    p.server_no_context_takeover = offered.server_no_context_takeover;
+    p.server_max_window_bits = static_cast<std::uint8_t>(s);
+    p.client_max_window_bits = static_cast<std::uint8_t>(c);
+    auto invalid = [&](std::vector<std::string> lines) {
+        a.lines = std::move(lines);
+        a.valid = false;
+        return a;
+    };
+    switch (peer & 15) {
+    case 0: return a;  // declined: no compression (RFC 7692 §5)
+    case 1: a.lines = {pmd + snct + server_window}; break;
+    case 2:
+        a.lines = {pmd + (flags || !snct.empty() ? "; server_no_context_takeover" : "") +
+                   (flags ? "; client_no_context_takeover" : "") + "; server_max_window_bits=" + n(sw) +
+                   "; client_max_window_bits=" + n(cw)};
+        p.server_no_context_takeover = flags || offered.server_no_context_takeover;
+        p.client_no_context_takeover = flags;
+        p.server_max_window_bits = static_cast<std::uint8_t>(sw);
+        p.client_max_window_bits = static_cast<std::uint8_t>(cw);
+        break;
+    case 3:
+        // Parameter names are case-insensitive (extensions.cpp; the client
+        // matches the extension name itself exactly against its offer);
+        // whitespace around ";" is allowed.
+        a.lines = {pmd + " ; Client_Max_Window_Bits=" + n(cw) + snct + " ;SERVER_MAX_WINDOW_BITS=" + n(sw)};
+        p.server_max_window_bits = static_cast<std::uint8_t>(sw);
+        p.client_max_window_bits = static_cast<std::uint8_t>(cw);
+        break;
+    case 4:
+        // A value may be a quoted-string (RFC 6455 §9.1).
+        a.lines = {pmd + snct + "; server_max_window_bits=\"" + n(sw) + "\"; client_no_context_takeover"};
+        p.server_max_window_bits = static_cast<std::uint8_t>(sw);
+        p.client_no_context_takeover = true;
+        break;
+    case 5:
+        // Windows of 8 bits (zlib cannot compress with them: §6 lets that
+        // side send uncompressed messages).
+        a.lines = {pmd + snct + "; server_max_window_bits=8; client_max_window_bits=8"};
+        p.server_max_window_bits = p.client_max_window_bits = 8;
+        break;
+    case 6:
+        // §7.1.1.1: the server may add server_no_context_takeover unasked.
+        a.lines = {pmd + "; server_no_context_takeover" + server_window};
+        p.server_no_context_takeover = true;
+        break;
+    case 7: return invalid({pmd + server_window + "; foo=1"});
+    case 8:
+        return invalid({k & 1 ? pmd + server_window + "; client_no_context_takeover; client_no_context_takeover"
+                              : pmd + server_window + "; server_no_context_takeover=1"});
+    case 9: return invalid({pmd + "; server_max_window_bits=" + n(s < 15 ? s + 1 : 16)});
+    case 10: return invalid({pmd + server_window + "; client_max_window_bits=" + n(c < 15 ? c + 1 : 16)});
+    case 11: return invalid({pmd + "; server_max_window_bits"});
+    case 12: return invalid({"x-foo"});
+    case 13: return invalid({pmd + server_window, pmd + server_window});
+    case 14: return invalid({pmd + server_window + "; a=\"1"});
+    default:
+        return invalid({k & 1 || s == 15 ? pmd + server_window + "; client_max_window_bits" : pmd});
+    }
+    a.params = p;
+    return a;
+}
+
+/// Size on the wire of a frame with `payload` bytes written by `writer`.
+inline std::size_t frame_size(sansws::role writer, std::size_t payload) noexcept {
+    return sansws::frame_header_size(payload, writer == sansws::role::client) + payload;
 }
 
 /// Reads a connection's output as its peer would and traps on anything a
 /// conforming peer would refuse: a bad head, an invalid frame, broken
 /// fragmentation, text that is not UTF-8, a bad Close, anything after Close.
+/// With permessage-deflate it inflates compressed messages as the peer's
+/// decompressor would (RFC 7692 §7.2.2) and checks the RSV1 rules (§6).
 class output_checker {
 public:
-    output_checker(sansws::role writer, bool text_checked)
+    /// `offers_deflate`: the writer is a client configured to offer
+    /// permessage-deflate.
+    output_checker(sansws::role writer, bool text_checked, bool offers_deflate = false)
         : writer_(writer),
           text_checked_(text_checked),
+          offers_deflate_(offers_deflate),
           head_(writer == sansws::role::server ? sansws::http_head_parser::kind::response
                                                : sansws::http_head_parser::kind::request,
                 {}),
@@ -97,20 +333,68 @@ public:
     bool accepted() const noexcept { return phase_ == phase::frames; }
     bool close_sent() const noexcept { return close_sent_; }
     std::size_t frames() const noexcept { return frame_count_; }
+    /// The largest single write seen: a head (with a refusal's body) or a
+    /// frame; the output queue allocates no block larger than this or 16 KiB.
+    std::size_t largest_write() const noexcept { return largest_; }
+    /// Per data message read so far: whether it had RSV1 (was compressed).
+    const std::vector<bool>& compressed_log() const noexcept { return compressed_log_; }
+
+    /// The writer's compression_params() before each feed: once agreed they
+    /// never change, and they are agreed before the first frame (the 101
+    /// decides them, §7.1). The peer's parser admits RSV1 from then on
+    /// only; before, RSV1 is a parse error (RFC 6455 §5.2), which traps.
+    void agree(const std::optional<sansws::deflate_params>& p) {
+        if (agreed_) {
+            check(p && same_params(*p, *agreed_));
+            return;
+        }
+        if (!p) return;
+        check(frame_count_ == 0);
+        agreed_ = p;
+        frames_.set_allowed_rsv(sansws::rsv1);
+        // §7.1.2: the writer's compressor is limited to its side's window;
+        // a decompressor of exactly that window must take everything.
+        const bool server = writer_ == sansws::role::server;
+        inflater_ = std::make_unique<sansws::inflater>(server ? p->server_max_window_bits : p->client_max_window_bits);
+        // §7.1.1: with no context takeover the writer starts every message
+        // from an empty window; resetting ours checks that it really does.
+        reset_each_ = server ? p->server_no_context_takeover : p->client_no_context_takeover;
+    }
 
 private:
     enum class phase : std::uint8_t { head, body, frames };
 
     void on_head() {
         sansws::http_head head = head_.head();
+        largest_ = std::max(largest_, head_bytes_);
+        const auto extensions = sansws::header_value(head.headers, "Sec-WebSocket-Extensions");
+        // Any offer or answer is read as a permessage-deflate peer would.
+        sansws::deflate_options any;
+        any.enabled = true;
         if (writer_ == sansws::role::client) {
-            // Our own request must satisfy our own server.
+            // Our own request must satisfy our own server, and (RFC 7692
+            // §5) its offer must be one a server of any policy can accept.
+            if (offers_deflate_) {
+                check(extensions.has_value());
+                const auto offers = sansws::parse_extensions(*extensions);
+                check(offers && sansws::negotiate_deflate(*offers, any).has_value());
+            }
             check(sansws::check_client_request(std::move(head)).request.has_value());
             phase_ = phase::frames;
             return;
         }
         if (head.status == 101) {
             check(sansws::header_value(head.headers, "Sec-WebSocket-Accept").has_value());
+            // §7.1: the answer states exactly the parameters the server
+            // works with, as the client will read them; none without it.
+            check(extensions.has_value() == agreed_.has_value());
+            if (extensions) {
+                const auto answer = sansws::parse_extensions(*extensions);
+                check(answer && answer->size() == 1);
+                std::string reason;
+                const auto p = sansws::check_deflate_answer(answer->front(), any, reason);
+                check(p && same_params(*p, *agreed_));
+            }
             phase_ = phase::frames;
             return;
         }
@@ -118,6 +402,7 @@ private:
         const auto length = sansws::header_value(head.headers, "Content-Length");
         check(length.has_value());
         body_left_ = std::stoull(*length);
+        largest_ = std::max(largest_, head_bytes_ + static_cast<std::size_t>(body_left_));
         phase_ = phase::body;
     }
 
@@ -138,6 +423,12 @@ private:
         if (piece.first) {
             check(!close_sent_);  // §5.5.1: nothing follows our Close
             ++frame_count_;
+            largest_ = std::max(largest_, frame_size(writer_, static_cast<std::size_t>(h.payload_length)));
+            // RFC 7692 §6: RSV1 marks the first frame of a compressed data
+            // message, nothing else (the parser admits it once agreed).
+            if (h.rsv != 0) {
+                check(agreed_ && h.rsv == sansws::rsv1 && !sansws::is_control(h.op) && h.op != opcode::continuation);
+            }
             if (sansws::is_control(h.op)) {
                 control_.clear();
             } else if (h.op == opcode::continuation) {
@@ -147,6 +438,8 @@ private:
                 message_open_ = true;
                 text_ = h.op == opcode::text;
                 utf8_.reset();
+                compressed_ = h.rsv != 0;
+                compressed_log_.push_back(compressed_);
             }
         }
         if (sansws::is_control(h.op)) {
@@ -155,8 +448,38 @@ private:
             return;
         }
         const bool ends = piece.last && h.fin;
-        if (text_ && text_checked_) check(utf8_.feed(piece.payload) && (!ends || utf8_.complete()));
+        if (compressed_) {
+            inflate(piece.payload, ends);
+        } else if (text_ && text_checked_) {
+            check(utf8_.feed(piece.payload) && (!ends || utf8_.complete()));
+        }
         if (ends) message_open_ = false;
+    }
+
+    /// RFC 7692 §7.2.2: the compressed bytes of the message so far, in a
+    /// bounded buffer; the data must inflate, and text must be UTF-8 after
+    /// inflation (RFC 6455 §8.1).
+    void inflate(sansws::bytes_view in, bool ends) {
+        using status = sansws::inflater::status;
+        const bool text = text_ && text_checked_;
+        for (;;) {
+            const sansws::inflater::result r = inflater_->inflate(in, inflated_, ends);
+            check(r.st != status::error && r.consumed <= in.size() && r.produced <= inflated_.size());
+            in = in.subspan(r.consumed);
+            const sansws::bytes_view out(inflated_.data(), r.produced);
+            if (text) check(utf8_.feed(out));
+            if (r.st == status::message_done) {
+                check(ends && in.empty());
+                if (text) check(utf8_.complete());
+                if (reset_each_) inflater_->reset();
+                return;
+            }
+            if (r.st == status::need_input) {
+                check(!ends && in.empty());
+                return;
+            }
+            check(r.produced == inflated_.size());  // output_full: the room is full
+        }
     }
 
     void on_close() {
@@ -173,6 +496,7 @@ private:
 
     sansws::role writer_;
     bool text_checked_;
+    bool offers_deflate_;
     phase phase_ = phase::head;
     sansws::http_head_parser head_;
     std::size_t head_bytes_ = 0;
@@ -185,12 +509,14 @@ private:
     sansws::utf8_validator utf8_;
     bool close_sent_ = false;
     std::size_t frame_count_ = 0;
+    std::size_t largest_ = 0;
+    std::optional<sansws::deflate_params> agreed_;
+    std::unique_ptr<sansws::inflater> inflater_;
+    bool reset_each_ = false;
+    bool compressed_ = false;
+    std::vector<bool> compressed_log_;
+    std::array<std::byte, 4096> inflated_{};
 };
-
-/// Size on the wire of a frame with `payload` bytes written by `writer`.
-inline std::size_t frame_size(sansws::role writer, std::size_t payload) noexcept {
-    return sansws::frame_header_size(payload, writer == sansws::role::client) + payload;
-}
 
 /// One connection and the checks around every call made on it.
 class harness {
@@ -201,7 +527,10 @@ public:
           max_message_(cfg.max_message_size),
           max_reject_body_(cfg.max_reject_body),
           auto_pong_(cfg.auto_pong),
-          out_(cfg.role, cfg.validate_outgoing_text),
+          max_head_(cfg.handshake_limits.max_size),
+          policy_(cfg.compression),
+          out_(cfg.role, cfg.validate_outgoing_text,
+               cfg.role == sansws::role::client && cfg.compression.negotiate.enabled),
           c_(std::move(cfg)) {
         if (c_.setup_error() != misuse::none) check(c_.state() == connection_state::failed && produced() == 0);
         after_step();
@@ -316,6 +645,7 @@ public:
         const misuse m = call([&](sansws::connection& c) { return c.receive(data); });
         check(m == misuse::none || (m == misuse::input_pending && !drained_));
         if (m == misuse::none && !data.empty()) drained_ = false;
+        if (m == misuse::none) received_ += data.size();
         return m;
     }
 
@@ -347,6 +677,7 @@ public:
             sent.insert(sent.end(), span.begin(), span.begin() + static_cast<std::ptrdiff_t>(k));
             left -= k;
         }
+        out_.agree(c_.compression_params());
         out_.feed(sent);
         c_.consume(n);
         consumed_ += n;
@@ -405,6 +736,83 @@ private:
             frozen_at_ = produced();
         }
         if (frozen_) check(over && produced() == frozen_at_);
+        check_compression();
+    }
+
+    /// The parameters agreed stay within what this side allowed (RFC 7692
+    /// §7.1), and the memory held stays within what the config implies.
+    void check_compression() {
+        const auto& p = c_.compression_params();
+        if (p && !params_seen_) {
+            params_seen_ = true;
+            const auto& allow = policy_.negotiate;
+            check(allow.enabled && c_.state() != connection_state::handshake &&
+                  c_.state() != connection_state::handshake_pending);
+            check(p->server_max_window_bits >= 8 && p->server_max_window_bits <= allow.server_max_window_bits);
+            check(p->client_max_window_bits >= 8 && p->client_max_window_bits <= allow.client_max_window_bits);
+            // A server's policy flags are always answered (§7.1.1); a
+            // client's are requests the server may or may not grant.
+            if (role_ == sansws::role::server) {
+                check(!allow.server_no_context_takeover || p->server_no_context_takeover);
+                check(!allow.client_no_context_takeover || p->client_no_context_takeover);
+            }
+        }
+        // Only with the output all written: the queue then holds at most
+        // its open block and one spare, each no larger than the largest
+        // write the peer has read (or a 16 KiB block). With output pending
+        // the bound would depend on how the writes fell into blocks.
+        if (c_.buffered() == 0) check(c_.memory_use() <= memory_bound());
+    }
+
+    /// What connection::memory_use() may count (connection_deflate.cpp),
+    /// from the config and what has passed so far.
+    std::size_t memory_bound() const {
+        using sansws::deflate_settings;
+        std::size_t n = sizeof(sansws::connection);
+        // The open output block and the spare (output_queue.cpp).
+        n += 2 * std::max(sansws::output_queue::block_size, out_.largest_write());
+        // The head parser as counted (its limit), and bytes stashed before
+        // accept(): at most the limit, in a vector that may have doubled.
+        n += sizeof(sansws::http_head_parser) + 3 * max_head_;
+        // Compressed scratch kept between sends (scratch_keep).
+        n += 64 * 1024;
+        const auto& p = c_.compression_params();
+        if (delivery_ == sansws::delivery_mode::whole_message) {
+            // Assembly grows geometrically from 4 KiB with what has arrived,
+            // never past the limit's double; inflation (RFC 7692 §8) grows
+            // it to one byte past the limit at most.
+            std::uint64_t assembly = std::max<std::uint64_t>(4096, 2 * std::min(max_message_, received_));
+            if (p) assembly = std::max(assembly, max_message_ + 1);
+            n += static_cast<std::size_t>(assembly);
+        } else if (p) {
+            n += policy_.stream_chunk;  // one inflated piece at a time
+        }
+        if (p) {
+            // zlib's state for this side's window each way (deflate.hpp);
+            // a side limited to 8 bits never compresses.
+            const bool server = role_ == sansws::role::server;
+            const int send = server ? p->server_max_window_bits : p->client_max_window_bits;
+            const int receive = server ? p->client_max_window_bits : p->server_max_window_bits;
+            if (send >= 9) {
+                n += sizeof(sansws::deflater) + zlib_memory(send, policy_.mem_level, policy_.level);
+            }
+            n += sizeof(sansws::inflater) + zlib_memory(receive, 0, 0);
+        }
+        return n;
+    }
+
+    /// deflater_memory() / inflater_memory() (mem_level 0), cached: they
+    /// run zlib, and every run would pay for it otherwise.
+    static std::size_t zlib_memory(int window, int mem_level, int level) {
+        static std::array<std::size_t, 8 * 10 * 11> cache{};
+        const std::size_t i = static_cast<std::size_t>(((window - 8) * 10 + mem_level) * 11 + level + 1);
+        check(window >= 8 && window <= 15 && mem_level >= 0 && mem_level <= 9 && level >= -1 && level <= 9);
+        if (cache[i] == 0) {
+            cache[i] = mem_level == 0 ? sansws::inflater_memory(window)
+                                      : sansws::deflater_memory(sansws::deflate_settings{window, mem_level, level});
+            check(cache[i] != 0);
+        }
+        return cache[i];
     }
 
     sansws::role role_;
@@ -412,10 +820,14 @@ private:
     std::uint64_t max_message_;
     std::size_t max_reject_body_;
     bool auto_pong_;
+    std::size_t max_head_;
+    sansws::compression_config policy_;
     output_checker out_;
     sansws::connection c_;
     sansws::timestamp now_{};
     std::uint64_t consumed_ = 0;
+    std::uint64_t received_ = 0;
+    bool params_seen_ = false;
     bool drained_ = true;
     bool failure_seen_ = false;
     bool frozen_ = false;

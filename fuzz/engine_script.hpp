@@ -12,11 +12,18 @@
 //   byte 1   options: 1 tiny handshake limits, 2 tiny reject body, 4 short
 //            close timeout, 8 short handshake timeout, 16 client offers
 //            subprotocols, 32|64|128 all set: client without a host (setup
-//            error)
+//            error); 32 without both 64 and 128: permessage-deflate
+//            (RFC 7692), configured by the four bytes that follow
+//            (read_compression in connection_target.hpp); with flag 1 the
+//            prefix then carries the offer (server) or the answer (client)
+//            its byte z2 chooses
 //   byte 2   K, the script length; then K script bytes
 //   rest     the peer's bytes
 // A script byte is an operation (low nibble, see run_engine), two flag bits
 // for it (64, 128), and how much output to flush afterwards (bits 16, 32).
+// Sends of text and binary views take their compression (automatic, on,
+// off) from their length byte / 48, so the lengths below 48 of older inputs
+// keep meaning an automatic send.
 #pragma once
 
 #include <chrono>
@@ -25,6 +32,29 @@
 
 namespace fuzz {
 
+/// Script operation 8 with bit 64: a prepared (broadcast) message, text with
+/// bit 128: n % 48 script bytes repeated 1 + n / 48 times (so that it may
+/// compress), then a byte of settings: window bits 8 + (s & 7) (8 has no
+/// compressed form), mem_level 1 with s & 8, threshold {0, 16, 64, 1000}
+/// by s >> 4 & 3.
+inline void send_prepared(harness& h, reader& script, std::uint8_t n, bool text) {
+    const auto unit = script.take(n % 48);
+    const std::uint8_t s = script.u8();
+    std::vector<std::byte> payload;
+    for (int i = 0; i <= n / 48; ++i) payload.insert(payload.end(), unit.begin(), unit.end());
+    static constexpr std::size_t thresholds[] = {0, 16, 64, 1000};
+    const sansws::deflate_settings settings{8 + (s & 7), (s & 8) ? 1 : 8, -1};
+    const std::size_t threshold = thresholds[(s >> 4) & 3];
+    const sansws::prepared_message m(text ? sansws::message_type::text : sansws::message_type::binary, payload,
+                                     settings, threshold);
+    // §5.6: text must be UTF-8. The compressed form exists only when
+    // compressing is allowed and worth it (connection.hpp).
+    check(m.valid() == (!text || sansws::is_valid_utf8(payload)));
+    check(!m.compressed() || (settings.window_bits >= 9 && payload.size() >= threshold));
+    const misuse r = h.send([&](sansws::connection& c) { return c.send(m); });
+    if (!m.valid()) check(r != misuse::none);
+}
+
 inline int run_engine(sansws::role role, const std::uint8_t* data, std::size_t size) {
     using namespace std::chrono_literals;
     using sansws::connection;
@@ -32,6 +62,9 @@ inline int run_engine(sansws::role role, const std::uint8_t* data, std::size_t s
     reader in(bytes(data, size));
     const std::uint8_t flags = in.u8();
     const std::uint8_t opts = in.u8();
+    const bool deflate = (opts & 0x20) != 0 && (opts & 0xE0) != 0xE0;
+    compression_setup z;
+    if (deflate) z = read_compression(in);
     reader script(in.take(in.u8()));
     const sansws::bytes_view peer_bytes = in.rest();
     const bool server = role == sansws::role::server;
@@ -58,16 +91,34 @@ inline int run_engine(sansws::role role, const std::uint8_t* data, std::size_t s
         cfg.client.target = "/chat";
         if (opts & 16) cfg.client.subprotocols = {"chat", "superchat"};
     }
+    std::unique_ptr<sansws::deflater> shared;  // outlives the connection
+    if (deflate) z.apply(cfg, shared);
     harness h(std::move(cfg));
 
+    // The client's check of the answer in our prefix, when there is one.
+    const bool check_answer = !server && deflate && (flags & 1);
+    const answer_form answer = check_answer ? make_answer(z.peer, z.cfg.negotiate) : answer_form{};
     std::string prefix;
-    if (flags & 1) prefix = server ? std::string(sample_request) : answer_for(h.conn());
+    if (flags & 1) {
+        if (server) {
+            prefix = deflate ? request_with(offer_lines(z.peer)) : std::string(sample_request);
+        } else {
+            prefix = answer_for(h.conn(), answer.lines);
+        }
+    }
     std::vector<std::byte> peer = copy(prefix);
     peer.insert(peer.end(), peer_bytes.begin(), peer_bytes.end());
     std::size_t fed = 0;
 
     const bool auto_accept = server && (flags & 1);
     auto on_event = [&](const sansws::event& ev) {
+        if (check_answer && std::holds_alternative<sansws::handshake_response>(ev)) {
+            // RFC 7692 §7.1: a valid answer is taken as it stands.
+            check(answer.valid && same_params(h.conn().compression_params(), answer.params));
+        } else if (auto* f = std::get_if<sansws::failure>(&ev);
+                   f && check_answer && f->what == sansws::violation::bad_handshake) {
+            check(!answer.valid);  // the key is right: only the answer can be wrong
+        }
         if (auto_accept && std::holds_alternative<sansws::handshake_request>(ev)) {
             check(h.call([](connection& c) { return c.accept(); }) == misuse::none);
         } else if (auto* m = std::get_if<sansws::message>(&ev); m && echo) {
@@ -85,6 +136,8 @@ inline int run_engine(sansws::role role, const std::uint8_t* data, std::size_t s
     static constexpr std::uint16_t close_codes[] = {1000, 1001, 1002, 1003, 1005, 1006, 1007, 1011,
                                                     1014, 1015, 999,  2999, 3000, 4999, 5000, 1004};
     static constexpr sansws::duration steps[] = {1ms, 100ms, 999ms, 1s, 2s, 5s, 11s};
+    static constexpr sansws::compression modes[] = {sansws::compression::automatic, sansws::compression::on,
+                                                    sansws::compression::off};
 
     while (!script.empty()) {
         const std::uint8_t op = script.u8();
@@ -116,24 +169,31 @@ inline int run_engine(sansws::role role, const std::uint8_t* data, std::size_t s
             h.drain(on_event);
             break;
         case 6: {
-            const auto text = script.take(script.u8() % 48);
-            h.send([&](connection& c) { return c.send_text(sansws::as_text(text), !bit6); });
+            const std::uint8_t n = script.u8();
+            const auto text = script.take(n % 48);
+            h.send([&](connection& c) { return c.send_text(sansws::as_text(text), !bit6, modes[n / 48 % 3]); });
             break;
         }
         case 7: {
-            const auto data = script.take(script.u8() % 48);
+            const std::uint8_t n = script.u8();
+            const auto data = script.take(n % 48);
             if (bit7) {
                 const sansws::message m{bit6 ? sansws::message_type::text : sansws::message_type::binary, data,
                                         (script.u8() & 1) != 0, (script.u8() & 1) != 0};
                 h.send([&](connection& c) { return c.send(m); });
             } else {
-                h.send([&](connection& c) { return c.send_binary(data, !bit6); });
+                h.send([&](connection& c) { return c.send_binary(data, !bit6, modes[n / 48 % 3]); });
             }
             break;
         }
         case 8: {
+            const std::uint8_t n = script.u8();
+            if (bit6) {
+                send_prepared(h, script, n, bit7);
+                break;
+            }
             // 4 KiB and more takes the server's zero-copy path.
-            std::vector<std::byte> big(std::size_t{script.u8()} * 64, std::byte{op});
+            std::vector<std::byte> big(std::size_t{n} * 64, std::byte{op});
             h.send([&](connection& c) { return c.send_binary(std::move(big)); });
             break;
         }

@@ -11,6 +11,7 @@ length encodings; the fuzzers grow them when that pays.
 import hashlib
 import pathlib
 import struct
+import zlib
 
 HERE = pathlib.Path(__file__).resolve().parent
 CORPUS = HERE / "corpus"
@@ -246,7 +247,60 @@ def receive_exactly(n):
     return bytes([0x00, n - 1])
 
 
+# permessage-deflate (RFC 7692) for the engine targets.
+RSV1 = 0x40
+
+
+class Deflater:
+    """A sender's compressor (§7.2.1): raw DEFLATE, each message ended with a
+    sync flush whose 00 00 ff ff is removed; `takeover=False` starts every
+    message from an empty window (*_no_context_takeover)."""
+
+    def __init__(self, wbits=15, takeover=True):
+        self.wbits, self.takeover = wbits, takeover
+        self.z = zlib.compressobj(wbits=-wbits)
+
+    def __call__(self, data):
+        if not self.takeover:
+            self.z = zlib.compressobj(wbits=-self.wbits)
+        out = self.z.compress(data) + self.z.flush(zlib.Z_SYNC_FLUSH)
+        assert out.endswith(b"\x00\x00\xff\xff")
+        return out[:-4]
+
+
+def deflated(data, wbits=15):
+    return Deflater(wbits)(data)
+
+
+def zbytes(server_bits=15, client_bits=15, snct=False, cnct=False, threshold=0, chunk=0, cap=0, level=0,
+           form=0, step=0, peer_flags=False, shared=0, invalid=False, side_off=False):
+    """The four compression bytes of read_compression (connection_target.hpp).
+    threshold {64, 0, 1, 1000}, chunk {16384, 1, 7, 100}, cap {256 over 1 MiB,
+    none, 2 over 64, 1 over 0}, level/mem_level {-1/8, 0/8, 1/1, 9/9}: indexes;
+    form: the offer (server) or answer (client) in the prefix; shared
+    compressor {none, 9, 12, 15}; side_off: roundtrip's "this side off"."""
+    z0 = (server_bits - 8) | (client_bits - 8) << 3 | (0x40 if snct else 0) | (0x80 if cnct else 0)
+    z1 = threshold | chunk << 2 | cap << 4 | level << 6
+    z2 = form | step << 4 | (0x80 if peer_flags else 0) | (1 if side_off else 0)
+    z3 = shared | (4 if invalid else 0)
+    return bytes([z0, z1, z2, z3])
+
+
+def engine_z(flags, z, opts=0, script=b"", peer=b""):
+    """engine_input with permessage-deflate on (opts 32 and the four bytes)."""
+    return bytes([flags, opts | 0x20]) + z + bytes([len(script)]) + script + peer
+
+
+JSON = b'{"id": 1, "name": "sansws", "tags": ["a", "b", "c"], "ok": true}' * 4
+
+
+def answer_length(ext_lines):
+    """Length of the 101 the client harness answers with (answer_for)."""
+    return len(http(response(extra=["Sec-WebSocket-Extensions: " + e for e in ext_lines])))
+
+
 def server_inputs():
+    server_deflate = server_deflate_inputs()
     m = KEY
     hello = frame(TEXT, b"Hello", mask=m)
     request = http(REQUEST)
@@ -272,6 +326,66 @@ def server_inputs():
         engine_input(0, 8, script=bytes([0x0C, 4, 0x0C, 7])),
         # Input left pending while sending.
         engine_input(1, script=up + bytes([0x03, 40, 0x16, 1]) + b"x" + bytes([0x04, 0x05]), peer=hello * 4),
+    ] + server_deflate
+
+
+def server_deflate_inputs():
+    """permessage-deflate (RFC 7692) in the server role: with flag 1 the
+    prefix request carries the offer its z2 form chooses (offer_lines); the
+    client's frames are compressed, RSV1 on the first frame only (§6)."""
+    m = KEY
+    hello_z = frame(TEXT, deflated(b"Hello"), mask=m, rsv=RSV1)  # §7.2.3.1
+    ctx = Deflater()
+    two = frame(TEXT, ctx(JSON), mask=m, rsv=RSV1) + frame(TEXT, ctx(JSON), mask=m, rsv=RSV1)
+    jz = deflated(JSON)
+    frag = (frame(TEXT, jz[:10], fin=False, mask=m, rsv=RSV1) + frame(PING, b"p", mask=m)
+            + frame(CONT, jz[10:], mask=m))
+    fresh = Deflater(9, takeover=False)
+    narrow = frame(BINARY, fresh(JSON), mask=m, rsv=RSV1) + frame(TEXT, fresh(JSON), mask=m, rsv=RSV1)
+    bomb = frame(BINARY, deflated(bytes(100000)), mask=m, rsv=RSV1)
+    # The vectors of the notes: a stored block, BFINAL = 1, two blocks, and
+    # the empty message both as 00 and as an empty payload (§7.2.3).
+    vectors = b"".join(frame(TEXT, bytes.fromhex(h), mask=m, rsv=RSV1) for h in (
+        "000500faff48656c6c6f00", "f348cdc9c90700", "f348cdc9c9070000", "f248050000 00ffffcac9c90700".replace(" ", ""),
+        "00", ""))
+    plain = zbytes(form=1)
+    offered = http(REQUEST + ["Sec-WebSocket-Extensions: permessage-deflate"])
+    up_z = receive_exactly(256) + receive_exactly(len(offered) - 256)
+    # Sends: text compressed (length byte + 48), binary not (+ 96), a
+    # fragmented text compressed, prepared text and binary messages (op 8
+    # with 64: 10 bytes four times, window 9, threshold 0), then a close.
+    sends = (bytes([0x16, 2 + 48]) + b"hi" + bytes([0x17, 3 + 96]) + b"abc"
+             + bytes([0x46, 3 + 48]) + b"abc" + bytes([0x16, 2]) + b"de"
+             + bytes([0xD8, 10 + 3 * 48]) + b"0123456789" + bytes([0x01])
+             + bytes([0x58, 10 + 3 * 48]) + b"\x00\xff" * 5 + bytes([0x01])
+             + bytes([0x1B, 0, 3]) + b"bye")
+    request_z = http(REQUEST + ["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10"])
+    return [
+        engine_z(1, plain, peer=hello_z),
+        engine_z(1, plain, peer=two + frag),  # context takeover, a ping between fragments
+        engine_z(1 | 2, zbytes(form=2, chunk=1), peer=two + frag),  # streamed a byte at a time
+        engine_z(1, zbytes(server_bits=9, client_bits=9, cnct=True, form=3, step=6), peer=narrow),
+        engine_z(1, plain, peer=frame(PING, b"x", mask=m, rsv=RSV1)),  # 1002
+        engine_z(1, plain, peer=frame(TEXT, jz[:5], fin=False, mask=m, rsv=RSV1)
+                 + frame(CONT, jz[5:], mask=m, rsv=RSV1)),  # RSV1 on a continuation: 1002
+        engine_z(1, plain, peer=frame(BINARY, b"\xff\xff\xff\xff", mask=m, rsv=RSV1)),  # 1007
+        engine_z(1, plain, peer=frame(TEXT, deflated(b"ok \xff"), mask=m, rsv=RSV1)),  # 1007 after inflation
+        engine_z(1 | 4, plain, peer=bomb),  # 100 KB against 100 bytes: 1009
+        engine_z(1 | 2, zbytes(form=1, cap=2, chunk=3), peer=bomb),  # the ratio cap: 1009
+        engine_z(1, zbytes(form=0), peer=hello_z),  # not agreed: RSV1 is 1002
+        engine_z(1, plain, peer=vectors),
+        # The peer keeps its window though it agreed to reset it: 1007.
+        engine_z(1, zbytes(form=1, cnct=True), peer=two),
+        engine_z(1 | 32, zbytes(form=1, threshold=1), script=up_z + sends, peer=two),
+        engine_z(1 | 32, zbytes(form=1, snct=True, shared=1, threshold=1), peer=two + hello_z),
+        engine_z(1 | 32, zbytes(form=1, level=2, threshold=2), peer=two),
+        engine_z(1 | 32 | 64, zbytes(form=5, step=7, threshold=1), peer=frag),  # window 8: sent uncompressed
+        engine_z(0, zbytes(invalid=True), peer=hello_z),  # setup error
+        engine_z(0, zbytes(invalid=True, threshold=3), peer=hello_z),
+        *[engine_z(1, zbytes(form=f, step=3, peer_flags=True), peer=hello_z) for f in (4, 7, 8, 10, 11, 14)],
+        # The request in the peer's bytes, accepted by the script.
+        engine_z(0, zbytes(), script=receive_exactly(256) + receive_exactly(len(request_z) - 256) + bytes([0x0D]),
+                 peer=request_z + hello_z),
     ]
 
 
@@ -333,6 +447,157 @@ def split_inputs():
     ]
 
 
+def deflate_negotiation_inputs():
+    # Sec-WebSocket-Extensions values (owned by the deflate_negotiation target):
+    # a selector byte (server policies and client options, see
+    # deflate_negotiation.cpp), then the header value (RFC 6455 §9.1,
+    # RFC 7692 §7.1).
+    pmd = "permessage-deflate"
+    valid = [
+        pmd,  # Firefox
+        pmd + "; client_max_window_bits",  # Chrome, Node ws, Python websockets
+        pmd + "; client_max_window_bits, x-webkit-deflate-frame",  # older Safari
+        "x-webkit-deflate-frame, " + pmd,
+        pmd + "; server_max_window_bits=12; client_max_window_bits=12",
+        pmd + "; client_no_context_takeover; server_no_context_takeover",
+        pmd + "; server_no_context_takeover; client_no_context_takeover; "
+        "server_max_window_bits=9; client_max_window_bits=11",
+        pmd + "; server_max_window_bits=8; client_max_window_bits=8",
+        pmd + "; server_max_window_bits=15; client_max_window_bits=15",
+        pmd + '; server_max_window_bits="10"; client_max_window_bits="1\\1"',
+        "PerMessage-Deflate; Server_Max_Window_Bits=9; CLIENT_NO_CONTEXT_TAKEOVER",
+        # Several offers, most preferred first (§5.1), one of them bad.
+        pmd + "; server_max_window_bits=10; client_max_window_bits=10, " + pmd + "; client_max_window_bits",
+        pmd + "; foo, " + pmd + "; server_max_window_bits=12",
+        pmd + "; server_max_window_bits=16, " + pmd + "; server_max_window_bits=07, " + pmd,
+        # Two header lines joined, OWS and empty elements (RFC 7230 §7).
+        "foo, bar; baz=2",
+        "mux; max-channels=4; flow-control, deflate-stream",
+        " \t" + pmd + " ; server_max_window_bits = 10 ,\t, x ",
+        ", ," + pmd + ",,",
+    ]
+    declined = [
+        pmd + "; server_max_window_bits=" + v
+        for v in ("7", "16", "08", "+9", "abc", '" 9"', '""', "")
+    ] + [
+        pmd + "; client_max_window_bits=" + v for v in ("7", "16", "015", "-9")
+    ] + [
+        pmd + "; server_max_window_bits",
+        pmd + "; server_no_context_takeover=1",
+        pmd + '; client_no_context_takeover="x"',
+        pmd + "; server_no_context_takeover; server_no_context_takeover",
+        pmd + "; client_max_window_bits; Client_Max_Window_Bits=9",
+        pmd + "; max_window_bits=10",
+        "x-webkit-deflate-frame; max_window_bits=10",
+    ]
+    # Answers a client checks (the first element is read as an answer too).
+    answers = [
+        pmd + "; client_max_window_bits=10; server_max_window_bits=10",
+        pmd + "; server_max_window_bits=11",
+        pmd + "; client_max_window_bits=9; server_no_context_takeover",
+    ]
+    malformed = [
+        "", ";", "a;", "a b", "a;b=", 'a;b="1', 'a;b="1\\', 'a;b="\x01"', 'a;b="\\\x7f"',
+        'a;b="x y"', "a\r\n b", "a," * 40, "a" + ";p" * 20,
+    ]
+    selectors = [0x00, 0x3F, 0xC7, 0x52, 0xFF, 0x09]
+    out = []
+    for i, value in enumerate(valid + declined + answers + malformed):
+        out.append(bytes([selectors[i % len(selectors)]]) + value.encode("latin-1"))
+    # The same Chrome offer under every policy family.
+    out += [bytes([s]) + (pmd + "; client_max_window_bits").encode() for s in (0x01, 0x80, 0x40, 0x38)]
+    return out
+
+
+def inflate_inputs():
+    """Layout in fuzz/inflate.cpp: mode, room, options, message count, the
+    lengths of all messages but the last, then the messages."""
+    import zlib
+
+    def seed(messages, window=15, room=0x3F, opts=0, round_trip=False):
+        mode = (8 | (window - 9) << 4) if round_trip else window - 8
+        head = bytes([mode, room, opts, len(messages) - 1])
+        head += b"".join(struct.pack(">H", len(m)) for m in messages[:-1])
+        return head + b"".join(messages)
+
+    def raw(data, window=15, level=6, zdict=b"", finish=False):
+        """zlib's raw DEFLATE; a sync flush loses its 00 00 ff ff (§7.2.1)."""
+        c = zlib.compressobj(level, zlib.DEFLATED, -window, 8, zlib.Z_DEFAULT_STRATEGY, zdict) if zdict else \
+            zlib.compressobj(level, zlib.DEFLATED, -window)
+        out = c.compress(data) + c.flush(zlib.Z_FINISH if finish else zlib.Z_SYNC_FLUSH)
+        if not finish:
+            assert out.endswith(b"\x00\x00\xff\xff")
+            out = out[:-4]
+        return out
+
+    def messages(texts, window=15, level=6):
+        """Messages of one compressor with context takeover (§7.2.3.2)."""
+        c = zlib.compressobj(level, zlib.DEFLATED, -window)
+        out = []
+        for t in texts:
+            m = c.compress(t) + c.flush(zlib.Z_SYNC_FLUSH)
+            out.append(m[:-4])
+        return out
+
+    def json_text(n, k):
+        s = "".join('{"id":%d,"user":"u%d","score":%d.%02d,"ok":%s}\n'
+                    % (i * 37 % 1000, (i + k) % 17, i * 13 % 500, i % 100, "true" if i % 3 else "false")
+                    for i in range(k, k + n))
+        return s.encode()
+
+    # RFC 7692 §7.2.3's vectors, each "Hello".
+    hello = bytes.fromhex("f248cdc9c90700")
+    hello_again = bytes.fromhex("f200110000")
+    stored = bytes.fromhex("000500faff48656c6c6f00")
+    bfinal = bytes.fromhex("f348cdc9c9070000")
+    two_blocks = bytes.fromhex("f248050000 00ffff cac9c90700".replace(" ", ""))
+    text = json_text(40, 0)
+    period300 = bytes((i * 7919 >> 3) & 0xFF for i in range(300)) * 6
+    finished = raw(b"Hello", finish=True)
+    return [
+        seed([hello], room=0x00),
+        seed([hello]),
+        seed([hello], window=8, room=0x02),
+        seed([hello, hello_again], room=0x01),
+        seed([stored], room=0x03),
+        seed([bfinal], room=0x00),
+        seed([two_blocks], window=9),
+        seed([b"\x00"]),
+        seed([b""]),
+        seed([hello, b"\x00", b"", hello_again]),
+        # A BFINAL block, then messages using its window, and data after
+        # a BFINAL block within one message.
+        seed([finished, raw(b"Hello, Hello!", zdict=b"Hello", finish=True),
+              raw(b"Hello!", zdict=b"HelloHello, Hello!")], room=0x02),
+        seed([finished + raw(b" Hello", zdict=b"Hello")]),
+        # zlib's output for JSON at several windows, levels and rooms.
+        seed(messages([text, json_text(40, 5), text], window=9), window=9, room=0x7F),
+        seed(messages([text, json_text(40, 5)], window=12), window=12, room=0x05),
+        seed(messages([text, text[:700]], window=15, level=9), window=15, room=0xBF),
+        seed(messages([text], level=0), room=0x41),
+        seed(messages([text[:900]], level=1), window=13, room=0x20),
+        seed([raw(text), raw(text)], room=0x3F, opts=1),  # no context takeover
+        # A 1 MiB bomb, and runs, at rooms that make the cap bite.
+        seed([raw(bytes(1 << 20), level=9)], room=0xFF),
+        seed([raw(bytes(1 << 20), level=9)], room=0x00),
+        seed([raw(b"a" * 65536, window=10)], window=10, room=0x3F),
+        # Within a window of 8 bits, and beyond it.
+        seed([raw(period300[:100] * 20, window=9, level=9)], window=8, room=0x10),
+        seed([raw(period300, window=9, level=9)], window=8, room=0x00),
+        # Garbage and truncation.
+        seed([b"\xff\xff\xff\xff"]),
+        seed([b"\x07\x00"]),
+        seed([hello[:2]]),
+        seed([hashlib.sha256(b"garbage").digest() * 4]),
+        seed([b"\x01\x05\x00\x05\x00Hello"]),
+        # Round trips: plain messages, several settings.
+        seed([b"Hello", b"Hello"], window=15, round_trip=True, opts=(7 * 11 + 7) << 1),
+        seed([text, json_text(30, 9), b""], window=9, round_trip=True, room=0x03, opts=(0 * 11 + 0) << 1),
+        seed([period300, text[:500]], window=12, round_trip=True, room=0x7F, opts=((3 * 11 + 10) << 1) | 1),
+        seed([bytes(range(256)) * 4], window=10, round_trip=True, room=0x00, opts=(8 * 11 + 1) << 1),
+    ]
+
+
 def corpora():
     return {
         "frame_parser_server": frames_for(KEY),
@@ -344,6 +609,8 @@ def corpora():
         "utf8": utf8_cases(),
         "roundtrip": roundtrip_inputs(),
         "split_invariance": split_inputs(),
+        "deflate_negotiation": deflate_negotiation_inputs(),
+        "inflate": inflate_inputs(),
     }
 
 

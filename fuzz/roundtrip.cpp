@@ -3,11 +3,22 @@
 // carried in random chunks to a connection of the other role, and must come
 // out as the same messages, in order; every ping comes back as its pong.
 //
+// With permessage-deflate (RFC 7692) the messages go through each side's
+// compressor and must still arrive identical; both sides must agree on the
+// parameters the two policies imply (§7.1), and each message must carry
+// RSV1 exactly when the API says it is compressed (§6).
+//
 // Input: byte 0 chooses streaming delivery (1: on the server, 2: on the
-// client); then items, each a tag byte and its arguments:
+// client) and 4: permessage-deflate, configured by eight more bytes: the
+// client's four, then the server's (read_compression in
+// connection_target.hpp; here z2 & 1 turns that side's compression off and
+// no setting trips on ordinary data); then items, each a tag byte and its
+// arguments:
 //   tag & 0x80      direction: 0 client to server, 1 server to client
 //   tag & 0x40      carry the bytes across now (otherwise they queue up)
 //   tag & 0x20      an unfragmented binary message is sent as a moved vector
+//   tag & 0x0C      compression of a text or binary message: automatic, on,
+//                   off, or (unfragmented) a prepared_message
 //   tag & 0x03      0 text (u8 code points, one byte each), 1 binary (u8
 //                   bytes), 2 ping (u8 bytes, at most 125), 3 large binary
 //                   (a size class u8 % 8 and u8 more bytes)
@@ -121,6 +132,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fuzz::reader in(fuzz::bytes(data, size));
     fuzz::rng split(fuzz::hash(fuzz::bytes(data, size)));
     const std::uint8_t modes = in.u8();
+    const bool deflate = (modes & 4) != 0;
+    fuzz::compression_setup zc, zs;
+    if (deflate) {
+        zc = fuzz::read_compression(in, true);
+        zs = fuzz::read_compression(in, true);
+        if (zc.peer & 1) zc.cfg.negotiate.enabled = false;
+        if (zs.peer & 1) zs.cfg.negotiate.enabled = false;
+    }
 
     sansws::config server_cfg;
     server_cfg.role = sansws::role::server;
@@ -131,6 +150,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     client_cfg.entropy = fuzz::fixed_entropy(fuzz::hash(fuzz::bytes(data, size)));
     client_cfg.client.host = "server.example.com";
     client_cfg.client.subprotocols = {"chat"};
+    std::unique_ptr<sansws::deflater> client_shared, server_shared;  // outlive the connections
+    if (deflate) {
+        zc.apply(client_cfg, client_shared);
+        zs.apply(server_cfg, server_shared);
+    }
     side server(std::move(server_cfg));
     side client(std::move(client_cfg));
 
@@ -138,14 +162,46 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     carry(server, client, split);
     check(server.open && client.open);
 
+    // RFC 7692 §7.1: the server takes the client's offer within its own
+    // policy, choosing the largest windows both allow (extensions.hpp) and
+    // every no_context_takeover either side asks for; both then work with
+    // the same parameters.
+    std::optional<sansws::deflate_params> agreed;
+    if (zc.cfg.negotiate.enabled && zs.cfg.negotiate.enabled) {
+        const auto& a = zc.cfg.negotiate;
+        const auto& b = zs.cfg.negotiate;
+        agreed.emplace();
+        agreed->server_no_context_takeover = a.server_no_context_takeover || b.server_no_context_takeover;
+        agreed->client_no_context_takeover = a.client_no_context_takeover || b.client_no_context_takeover;
+        agreed->server_max_window_bits = std::min(a.server_max_window_bits, b.server_max_window_bits);
+        agreed->client_max_window_bits = std::min(a.client_max_window_bits, b.client_max_window_bits);
+    }
+    check(fuzz::same_params(server.h.conn().compression_params(), agreed));
+    check(fuzz::same_params(client.h.conn().compression_params(), agreed));
+    // RSV1 per data message, in the order each side sent them.
+    std::vector<bool> rsv_to_server, rsv_to_client;
+
     std::vector<record> to_server, to_client, client_pongs, server_pongs;
-    std::size_t large_budget = 200'000;
+    // Tiny inflated pieces make an event per few bytes: less bulk then.
+    const bool tiny_pieces = deflate && std::min(zc.cfg.stream_chunk, zs.cfg.stream_chunk) < 100;
+    std::size_t large_budget = tiny_pieces ? 20'000 : 200'000;
     while (!in.empty()) {
         const std::uint8_t tag = in.u8();
         const bool from_client = (tag & 0x80) == 0;
         side& from = from_client ? client : server;
         auto& expect = from_client ? to_server : to_client;
         auto& expect_pongs = from_client ? client_pongs : server_pongs;
+        auto& expect_rsv = from_client ? rsv_to_server : rsv_to_client;
+        const fuzz::compression_setup& z = from_client ? zc : zs;
+        // The sender's window (§7.1.2); zlib cannot compress with 8 bits.
+        const int window = !agreed ? 0
+                           : from_client ? agreed->client_max_window_bits
+                                         : agreed->server_max_window_bits;
+        const bool can_compress = window >= 9;
+        static constexpr sansws::compression modes_of[] = {
+            sansws::compression::automatic, sansws::compression::on, sansws::compression::off,
+            sansws::compression::automatic};
+        const sansws::compression mode = modes_of[(tag >> 2) & 3];
         auto ping = [&](sansws::bytes_view payload) {
             check(from.h.send([&](connection& c) { return c.ping(payload); }) == sansws::misuse::none);
             expect.push_back({record::kind::ping, message_type::binary, fuzz::copy(payload)});
@@ -192,18 +248,36 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 std::vector<std::byte> moved = payload;
                 check(from.h.send([&](connection& c) { return c.send_binary(std::move(moved)); }) ==
                       sansws::misuse::none);
+                expect_rsv.push_back(can_compress && payload.size() >= z.cfg.threshold);
+            } else if (extra == 0 && ((tag >> 2) & 3) == 3) {
+                // Compressed once from an empty window, for any peer whose
+                // window is at least as large (connection.hpp).
+                const sansws::deflate_settings settings{9 + static_cast<int>(split.below(7)), z.cfg.mem_level,
+                                                        z.cfg.level};
+                const sansws::prepared_message m(type, payload, settings, z.cfg.threshold);
+                check(m.valid());
+                check(from.h.send([&](connection& c) { return c.send(m); }) == sansws::misuse::none);
+                expect_rsv.push_back(m.compressed() && window >= settings.window_bits);
             } else {
                 // Cut points anywhere, even inside a code point: fragments of
                 // text need not be valid UTF-8 on their own (§5.6).
                 std::vector<std::size_t> cuts{0, payload.size()};
                 for (std::size_t i = 0; i < extra; ++i) cuts.push_back(split.below(payload.size() + 1));
                 std::sort(cuts.begin(), cuts.end());
+                // automatic compresses fragmented messages and whole ones
+                // from the threshold on; the first fragment's choice holds
+                // for the whole message (connection.hpp), whatever the
+                // later fragments ask.
+                expect_rsv.push_back(can_compress && mode != sansws::compression::off &&
+                                     (mode == sansws::compression::on || extra != 0 ||
+                                      payload.size() >= z.cfg.threshold));
                 for (std::size_t i = 0; i + 1 < cuts.size(); ++i) {
                     const sansws::bytes_view frag(payload.data() + cuts[i], cuts[i + 1] - cuts[i]);
                     const bool fin = i + 2 == cuts.size();
+                    const sansws::compression c_now = i == 0 || !deflate ? mode : modes_of[split.below(3)];
                     const auto m = from.h.send([&](connection& c) {
-                        return type == message_type::text ? c.send_text(sansws::as_text(frag), fin)
-                                                          : c.send_binary(frag, fin);
+                        return type == message_type::text ? c.send_text(sansws::as_text(frag), fin, c_now)
+                                                          : c.send_binary(frag, fin, c_now);
                     });
                     check(m == sansws::misuse::none);
                     // §5.4: control frames may come between fragments.
@@ -233,6 +307,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(client.h.conn().buffered() == 0 && server.h.conn().buffered() == 0);
     check(server.got == to_server && client.got == to_client);
     check(client.pongs == client_pongs && server.pongs == server_pongs);
+    check(client.h.output().compressed_log() == rsv_to_server && server.h.output().compressed_log() == rsv_to_client);
 
     check(server.h.conn().state() == sansws::connection_state::closed && server.h.conn().should_close_transport());
     check(client.h.conn().state() == sansws::connection_state::closed);

@@ -5,7 +5,11 @@
 // Input: byte 0 is flags: 1 prefix a valid handshake (server: the §1.3
 // request, accepted on arrival; client: the 101 for its key), 2 streaming
 // delivery, 4 client role, 8 end of transport after the last byte, 16 tiny
-// max_message_size; the rest is the peer's bytes.
+// max_message_size, 32 permessage-deflate (RFC 7692) configured by the four
+// bytes that follow (read_compression in connection_target.hpp; with flag 1
+// the prefix carries the offer or the answer its byte z2 chooses); the rest
+// is the peer's bytes. Compressed messages are inflated in pieces of
+// stream_chunk or as the input allows: only the merged pieces are compared.
 #include "connection_target.hpp"
 
 namespace {
@@ -28,7 +32,7 @@ struct outcome {
     sansws::violation failure{};
 };
 
-outcome run(std::uint8_t flags, sansws::bytes_view payload, fuzz::rng* split) {
+outcome run(std::uint8_t flags, const fuzz::compression_setup* z, sansws::bytes_view payload, fuzz::rng* split) {
     sansws::config cfg;
     cfg.role = (flags & 4) ? sansws::role::client : sansws::role::server;
     if (flags & 2) cfg.delivery = sansws::delivery_mode::streaming;
@@ -37,11 +41,20 @@ outcome run(std::uint8_t flags, sansws::bytes_view payload, fuzz::rng* split) {
         cfg.entropy = fuzz::fixed_entropy();
         cfg.client.host = "server.example.com";
     }
+    std::unique_ptr<sansws::deflater> shared;  // outlives the connection
+    if (z) z->apply(cfg, shared);
     fuzz::harness h(std::move(cfg));
     const bool server = h.conn().role() == sansws::role::server;
 
     std::string prefix;
-    if (flags & 1) prefix = server ? std::string(fuzz::sample_request) : fuzz::answer_for(h.conn());
+    if (flags & 1) {
+        if (server) {
+            prefix = z ? fuzz::request_with(fuzz::offer_lines(z->peer)) : std::string(fuzz::sample_request);
+        } else {
+            prefix = fuzz::answer_for(h.conn(), z ? fuzz::make_answer(z->peer, z->cfg.negotiate).lines
+                                                  : std::vector<std::string>{});
+        }
+    }
     std::vector<std::byte> peer = fuzz::copy(prefix);  // a fresh copy: receive() unmasks in place
     peer.insert(peer.end(), payload.begin(), payload.end());
 
@@ -120,14 +133,16 @@ std::vector<item> complete_items(const std::vector<item>& events, std::string& p
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     fuzz::reader in(fuzz::bytes(data, size));
     const std::uint8_t flags = in.u8();
+    std::optional<fuzz::compression_setup> z;
+    if (flags & 32) z = fuzz::read_compression(in);
     const sansws::bytes_view payload = in.rest();
     // Each run on its own kernel: kernels must not change the outcome either.
     const std::uint64_t seed = fuzz::hash(fuzz::bytes(data, size));
     fuzz::pick_kernel(seed);
-    const outcome whole = run(flags, payload, nullptr);
+    const outcome whole = run(flags, z ? &*z : nullptr, payload, nullptr);
     fuzz::pick_kernel(seed >> 32);
     fuzz::rng split(seed);
-    const outcome chunked = run(flags, payload, &split);
+    const outcome chunked = run(flags, z ? &*z : nullptr, payload, &split);
 
     check(whole.state == chunked.state && whole.failure == chunked.failure);
     check(fuzz::same(whole.output, chunked.output));

@@ -116,6 +116,7 @@ struct wire_frame {
     bool masked = false;
     mask_key key{};
     std::string payload;  // unmasked
+    std::uint8_t rsv = 0; // the RSV bits of the frame's first byte
     /// The status code of a Close frame; 1005 when the body is empty.
     std::uint16_t close_code() const {
         if (payload.size() < 2) return 1005;
@@ -127,7 +128,7 @@ struct wire_frame {
 /// The frames in `data` as a `reader` sees them, after skipping an HTTP head
 /// if the data starts with one. The parse must succeed and end on a frame
 /// boundary: a connection never writes half a frame.
-inline std::vector<wire_frame> parse_frames(buffer data, role reader) {
+inline std::vector<wire_frame> parse_frames(buffer data, role reader, std::uint8_t allowed_rsv = 0) {
     std::size_t pos = 0;
     if (str(data).starts_with("HTTP/")) {
         const auto end = str(data).find("\r\n\r\n");
@@ -135,7 +136,7 @@ inline std::vector<wire_frame> parse_frames(buffer data, role reader) {
         pos = end + 4;
     }
     std::vector<wire_frame> frames;
-    frame_parser parser(reader);
+    frame_parser parser(reader, allowed_rsv);
     mutable_bytes rest(data.data() + pos, data.size() - pos);
     while (!rest.empty()) {
         const frame_piece piece = parser.parse(rest);
@@ -143,7 +144,8 @@ inline std::vector<wire_frame> parse_frames(buffer data, role reader) {
         REQUIRE(piece.type != frame_piece::kind::error);
         if (piece.type == frame_piece::kind::need_more) break;
         if (piece.first) {
-            frames.push_back({piece.header.op, piece.header.fin, piece.header.masked, piece.header.key, {}});
+            frames.push_back(
+                {piece.header.op, piece.header.fin, piece.header.masked, piece.header.key, {}, piece.header.rsv});
         }
         frames.back().payload += as_text(piece.payload);
     }
@@ -320,8 +322,8 @@ inline got_list feed_reads(connection& c, buffer data, const std::function<std::
 inline got_list pump(connection& from, connection& to) { return feed(to, take_output(from)); }
 
 /// The frames `c` wrote, as its peer reads them, consumed.
-inline std::vector<wire_frame> frames_from(connection& c) {
-    return parse_frames(take_output(c), c.role() == role::server ? role::client : role::server);
+inline std::vector<wire_frame> frames_from(connection& c, std::uint8_t allowed_rsv = 0) {
+    return parse_frames(take_output(c), c.role() == role::server ? role::client : role::server, allowed_rsv);
 }
 
 /// §7.1.7: a failed connection stays failed. It reports nothing more, drops

@@ -22,7 +22,8 @@ constexpr violation all_violations[] = {
     violation::invalid_close_code,    violation::invalid_utf8,
     violation::message_too_big,       
     violation::pong_timeout,          violation::close_timeout,
-    violation::connection_lost,
+    violation::connection_lost,       violation::invalid_compressed_data,
+    violation::compression_failed,
 };
 
 constexpr misuse all_misuses[] = {
@@ -77,13 +78,18 @@ TEST_CASE("RFC 6455 §7.4.1: close code for each violation") {
     // §7.1.5: a transport that ends without a Close is reported as 1006,
     // which is only ever reported locally (§7.4.1).
     CHECK(close_code_for(violation::connection_lost) == close_code::abnormal);
+    // RFC 7692 §7.2.2: data that does not inflate is inconsistent data, 1007;
+    // zlib failing on our side is ours, 1011.
+    CHECK(close_code_for(violation::invalid_compressed_data) == close_code::invalid_payload);
+    CHECK(close_code_for(violation::compression_failed) == close_code::internal_error);
     for (violation v : all_violations) {
         CAPTURE(to_string(v));
         if (v == violation::connection_lost) continue;
         const close_code c = close_code_for(v);
         CHECK(is_valid_wire_close_code(static_cast<std::uint16_t>(c)));
         if (v != violation::invalid_utf8 && v != violation::message_too_big &&
-            v != violation::pong_timeout) {
+            v != violation::pong_timeout && v != violation::invalid_compressed_data &&
+            v != violation::compression_failed) {
             CHECK(c == close_code::protocol_error);
         }
     }

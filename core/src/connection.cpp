@@ -50,6 +50,11 @@ connection::connection(config cfg, timestamp now)
     http_ = std::make_unique<http_head_parser>(
         cfg_.role == role::server ? http_head_parser::kind::request : http_head_parser::kind::response,
         cfg_.handshake_limits);
+    if (!check_compression_config()) {
+        setup_error_ = misuse::invalid_argument;
+        state_ = connection_state::failed;
+        return;
+    }
     if (cfg_.role == role::server) return;
 
     const client_options& c = cfg_.client;
@@ -68,7 +73,13 @@ connection::connection(config cfg, timestamp now)
     cfg_.entropy(seed);
     client_key_ = base64_encode(std::span(seed).first(16));
     rng_.seed(std::span(seed).subspan<16, 32>(), std::span(seed).subspan<48, 12>());
-    out_.append(as_bytes(write_client_request(c, client_key_)));
+    if (cfg_.compression.negotiate.enabled) {
+        client_options with_offer = c;
+        with_offer.extensions.push_back(client_offer());
+        out_.append(as_bytes(write_client_request(with_offer, client_key_)));
+    } else {
+        out_.append(as_bytes(write_client_request(c, client_key_)));
+    }
 }
 
 void connection::transition(state_input in) noexcept {
@@ -206,6 +217,8 @@ event connection::handshake_event() {
         }
         client_key_ = check.request->key;
         offered_protocols_ = check.request->subprotocols;
+        if (cfg_.compression.negotiate.enabled)
+            extension_offers_ = header_value(check.request->headers, "Sec-WebSocket-Extensions").value_or("");
         transition(state_input::request_received);
         stash_early_input();
         // Too much early data fails the handshake; the request can no longer
@@ -233,7 +246,15 @@ event connection::handshake_event() {
         return handshake_event();
     }
     std::string reason;
-    auto response = check_server_response(head, client_key_, cfg_.client, reason);
+    std::optional<handshake_response> response;
+    if (cfg_.compression.negotiate.enabled) {
+        client_options with_offer = cfg_.client;
+        with_offer.extensions.push_back(client_offer());
+        response = check_server_response(head, client_key_, with_offer, reason);
+        if (response && !check_compression_answer(head, reason)) response.reset();
+    } else {
+        response = check_server_response(head, client_key_, cfg_.client, reason);
+    }
     if (!response) {
         failure_detail_ = std::move(reason);
         return fail(violation::bad_handshake);
@@ -266,14 +287,22 @@ bool connection::read_reject_body() {
 misuse connection::accept(const accept_options& opts) {
     if (cfg_.role != role::server) return misuse::wrong_role;
     if (state_ != connection_state::handshake_pending) return misuse::wrong_state;
-    // §4.2.2: the subprotocol must be one the client offered. The core runs
-    // no extension, so none may be agreed to (RSV bits stay reserved, §5.2).
+    // §4.2.2: the subprotocol must be one the client offered. The only
+    // extension the core runs is permessage-deflate, which it negotiates
+    // itself from the config; the caller may not agree to others (their RSV
+    // bits stay reserved, §5.2).
     if (opts.subprotocol &&
         std::find(offered_protocols_.begin(), offered_protocols_.end(), *opts.subprotocol) ==
             offered_protocols_.end())
         return misuse::invalid_argument;
     if (!opts.extensions.empty() || !safe_headers(opts.headers)) return misuse::invalid_argument;
-    out_.append(as_bytes(write_accept_response(client_key_, opts)));
+    if (!extension_offers_.empty()) {
+        accept_options with_answer = opts;
+        negotiate_compression(with_answer);
+        out_.append(as_bytes(write_accept_response(client_key_, with_answer)));
+    } else {
+        out_.append(as_bytes(write_accept_response(client_key_, opts)));
+    }
     subprotocol_ = opts.subprotocol;
     transition(state_input::app_accept);
     schedule_ping();
@@ -302,11 +331,18 @@ event connection::fail(violation v) {
     }
     if (failure_detail_.empty()) failure_detail_ = to_string(v);
     in_ = early_in_ = {};
+    z_pending_ = false;
     transition(state_input::violation);
     return failure{v, code, failure_detail_};
 }
 
 event connection::frame_event() {
+    if (z_pending_) {
+        // Streaming: the last piece filled the output chunk; go on inflating
+        // the same frame's bytes before parsing further.
+        event e = inflate_event();
+        if (!std::holds_alternative<need_more>(e)) return e;
+    }
     while (true) {
         // Bytes held back before accept() come first, then the caller's input.
         mutable_bytes& src = early_in_.empty() ? in_ : early_in_;
@@ -325,6 +361,9 @@ event connection::frame_event() {
         const auto phase = static_cast<std::size_t>(piece.offset & 3);
 
         if (is_control(h.op)) {
+            // RFC 7692 §6: control frames are never compressed; RSV1 on one is
+            // a protocol error (the parser admits RSV1 once it is agreed).
+            if (h.rsv != 0) return fail(violation::reserved_bits);
             if (h.masked) apply_mask(piece.payload, h.key, phase);
             // Control frames are at most 125 bytes (§5.5): gather them whole.
             if (piece.first && piece.last) return on_control(h, piece.payload);
@@ -340,6 +379,9 @@ event connection::frame_event() {
             // outside one.
             if (h.op == opcode::continuation) {
                 if (!in_message_) return fail(violation::unexpected_continuation);
+                // RFC 7692 §6: RSV1 marks the first frame of a compressed
+                // message only.
+                if (h.rsv != 0) return fail(violation::reserved_bits);
             } else {
                 if (in_message_) return fail(violation::expected_continuation);
                 in_message_ = true;
@@ -347,14 +389,29 @@ event connection::frame_event() {
                 in_first_ = true;
                 msg_size_ = 0;
                 in_utf8_.reset();
+                in_compressed_ = (h.rsv & rsv1) != 0;
+                z_in_total_ = z_out_total_ = 0;
             }
             // Fail on the declared length with the frame's first payload
-            // bytes, before any of it is buffered.
-            if (cfg_.delivery == delivery_mode::whole_message &&
+            // bytes, before any of it is buffered. A compressed message is
+            // limited by its inflated size instead, while inflating.
+            if (cfg_.delivery == delivery_mode::whole_message && !in_compressed_ &&
                 h.payload_length > cfg_.max_message_size - msg_size_)
                 return fail(violation::message_too_big);
         }
         const bool ends_message = piece.last && h.fin;
+        if (in_compressed_) {
+            // RFC 7692 §7.2.2: unmask in place, then inflate into the message
+            // buffer (or the streaming chunk); an empty final frame still
+            // ends the message.
+            if (h.masked) apply_mask(piece.payload, h.key, phase);
+            z_in_ = piece.payload;
+            z_end_ = ends_message;
+            z_pending_ = true;
+            event e = inflate_event();
+            if (!std::holds_alternative<need_more>(e)) return e;
+            continue;
+        }
         // Delivered from the input (streamed, or a one-frame message all in
         // this input) or copied into msg_: unmask in place or while copying.
         const bool copy = cfg_.delivery == delivery_mode::whole_message &&
@@ -403,16 +460,19 @@ event connection::frame_event() {
 std::byte* connection::extend_message(std::size_t n) {
     // Grows geometrically with what has arrived (never with what a header
     // declares: a peer could announce 16 MiB and send nothing).
-    if (n > msg_capacity_ - msg_size_ || !msg_) {
-        const std::size_t cap = std::max({msg_size_ + n, 2 * msg_capacity_, std::size_t{4096}});
-        auto bigger = std::make_unique_for_overwrite<std::byte[]>(cap);
-        if (msg_size_ != 0) std::memcpy(bigger.get(), msg_.get(), msg_size_);
-        msg_ = std::move(bigger);
-        msg_capacity_ = cap;
-    }
+    if (n > msg_capacity_ - msg_size_ || !msg_)
+        reserve_message(std::max({msg_size_ + n, 2 * msg_capacity_, std::size_t{4096}}));
     std::byte* at = msg_.get() + msg_size_;
     msg_size_ += n;
     return at;
+}
+
+void connection::reserve_message(std::size_t capacity) {
+    if (capacity <= msg_capacity_ && msg_) return;
+    auto bigger = std::make_unique_for_overwrite<std::byte[]>(capacity);
+    if (msg_size_ != 0) std::memcpy(bigger.get(), msg_.get(), msg_size_);
+    msg_ = std::move(bigger);
+    msg_capacity_ = capacity;
 }
 
 event connection::on_control(const frame_header& h, bytes_view payload) {
@@ -469,7 +529,7 @@ mask_key connection::next_mask() noexcept {
     return k;
 }
 
-void connection::write_frame(opcode op, bool fin, bytes_view payload) {
+void connection::write_frame(opcode op, bool fin, bytes_view payload, std::uint8_t rsv) {
     const bool masked = cfg_.role == role::client;  // §5.1: clients mask every frame
     mask_key key{};
     if (masked) key = next_mask();
@@ -477,7 +537,7 @@ void connection::write_frame(opcode op, bool fin, bytes_view payload) {
     const std::size_t n = payload.size();
     const std::size_t hs = frame_header_size(n, masked);
     std::byte* p = out_.append_space(hs + n).data();
-    detail::put_frame_header(p, static_cast<std::uint8_t>((fin ? detail::fin_bit : 0) | static_cast<std::uint8_t>(op)),
+    detail::put_frame_header(p, static_cast<std::uint8_t>((fin ? detail::fin_bit : 0) | rsv | static_cast<std::uint8_t>(op)),
                              n, masked ? &key : nullptr);
     if (masked) {
         copy_masked(mutable_bytes(p + hs, n), payload, key, 0);  // §5.3, in the same pass as the copy
@@ -486,7 +546,7 @@ void connection::write_frame(opcode op, bool fin, bytes_view payload) {
     }
 }
 
-misuse connection::send_data(opcode op, bytes_view data, bool fin) {
+misuse connection::send_data(opcode op, bytes_view data, bool fin, compression c) {
     if (state_ != connection_state::open) return misuse::wrong_state;  // §7.1.2: nothing after Close
     if (out_message_ && op != out_type_) return misuse::message_in_progress;
     if (op == opcode::text && cfg_.validate_outgoing_text) {
@@ -495,18 +555,20 @@ misuse connection::send_data(opcode op, bytes_view data, bool fin) {
         if (!v.feed(data) || (fin && !v.complete())) return misuse::invalid_utf8;
         out_utf8_ = v;
     }
-    write_frame(out_message_ ? opcode::continuation : op, fin, data);
+    if (!out_message_) out_compressed_ = compress_message(data.size(), fin, c);
+    if (!out_compressed_ || !write_compressed(op, data, fin))
+        write_frame(out_message_ ? opcode::continuation : op, fin, data);
     out_message_ = !fin;
     out_type_ = op;
     return misuse::none;
 }
 
-misuse connection::send_text(std::string_view text, bool fin) {
-    return send_data(opcode::text, as_bytes(text), fin);
+misuse connection::send_text(std::string_view text, bool fin, compression c) {
+    return send_data(opcode::text, as_bytes(text), fin, c);
 }
 
 misuse connection::send_binary(std::vector<std::byte>&& data) {
-    if (cfg_.role == role::client || data.size() < 4096) return send_binary(bytes_view(data), true);
+    if (cfg_.role == role::client || data.size() < 4096 || deflate_) return send_binary(bytes_view(data), true);
     if (state_ != connection_state::open) return misuse::wrong_state;
     if (out_message_) return misuse::message_in_progress;
     // Server frames are not masked: the header goes into the queue and the

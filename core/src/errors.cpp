@@ -48,6 +48,8 @@ std::string_view to_string(violation v) noexcept {
         case violation::pong_timeout: return "pong timeout";
         case violation::close_timeout: return "close handshake timed out";
         case violation::connection_lost: return "connection lost without a close frame (RFC 6455 §7.1.5)";
+        case violation::invalid_compressed_data: return "invalid compressed data (RFC 7692 §7.2.2)";
+        case violation::compression_failed: return "compression failed (zlib out of memory)";
     }
     // Reached only for a value outside the enumeration (e.g. a cast).
     return "unknown violation";
@@ -58,6 +60,11 @@ close_code close_code_for(violation v) noexcept {
         // §7.4.1: 1007 for data inconsistent with the message type, such as
         // non-UTF-8 in a text message (§8.1).
         case violation::invalid_utf8: return close_code::invalid_payload;
+        // A payload that does not inflate is data inconsistent with the
+        // message (RFC 7692 §7.2.2 names no code; 1007 as for bad UTF-8).
+        case violation::invalid_compressed_data: return close_code::invalid_payload;
+        // Our own resources failed, not the peer: 1011.
+        case violation::compression_failed: return close_code::internal_error;
         // §7.4.1: 1009 for a message too big to process.
         case violation::message_too_big: return close_code::message_too_big;
         // A missing pong is not something the peer's frames did wrong; 1011

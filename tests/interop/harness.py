@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import traceback
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -68,6 +69,29 @@ def payload_text(size, seed=0):
     unit += "x" * (997 - len(unit.encode()))
     text = unit * (size // 997)
     return text + "y" * (size - len(text.encode()))
+
+
+_WORDS = ["alpha", "beta", "gamma", "delta", "naïve", "café", "Zürich", "東京", "ok", "pending", "done"]
+
+
+def payload_json(size, seed=0):
+    """Compressible UTF-8 text of exactly `size` bytes, like a JSON API answer:
+    records repeating the same keys with varying values. Deflate shrinks it
+    several times over with any window (the records are short), where
+    payload_text's 997-byte unit needs a window of 1 KiB or more."""
+    rng = random.Random(seed * 1_000_003 + size + 7)
+    parts = ["["]
+    length = 1
+    i = 0
+    while length < size:
+        record = (f'{{"id":{i},"name":"{rng.choice(_WORDS)}-{rng.randrange(1000)}",'
+                  f'"score":{rng.random():.4f},"tags":["{rng.choice(_WORDS)}","{rng.choice(_WORDS)}"],'
+                  f'"active":{"true" if rng.random() < .5 else "false"}}},')
+        parts.append(record)
+        length += len(record.encode())
+        i += 1
+    text = "".join(parts).encode()[:size].decode(errors="ignore")
+    return text + " " * (size - len(text.encode()))
 
 
 # ---- processes --------------------------------------------------------------
@@ -224,11 +248,21 @@ def free_port():
 # ---- /proc ------------------------------------------------------------------
 
 def rss_kib(pid):
+    return _status_kib(pid, "VmRSS")
+
+
+def peak_rss_kib(pid):
+    """The most the process ever had resident (VmHWM): a buffer allocated and
+    freed again between two looks at VmRSS still shows here."""
+    return _status_kib(pid, "VmHWM")
+
+
+def _status_kib(pid, field):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for {pid}")
+    raise AssertionError(f"no {field} for {pid}")
 
 
 def fd_count(pid):
@@ -287,6 +321,13 @@ def recv_exact(sock, n):
 
 def read_frame(sock):
     """(fin, opcode, payload) of the next frame from the server."""
+    fin, _, opcode, payload = read_frame_rsv(sock)
+    return fin, opcode, payload
+
+
+def read_frame_rsv(sock):
+    """(fin, rsv, opcode, payload) of the next frame: rsv is the three RSV
+    bits as a number (4 is RSV1, the permessage-deflate bit)."""
     b0, b1 = recv_exact(sock, 2)
     n = b1 & 0x7F
     if n == 126:
@@ -295,29 +336,46 @@ def read_frame(sock):
         n = struct.unpack("!Q", recv_exact(sock, 8))[0]
     key = recv_exact(sock, 4) if b1 & 0x80 else None
     payload = recv_exact(sock, n)
-    return bool(b0 & 0x80), b0 & 0x0F, xor_mask(payload, key) if key else payload
+    return bool(b0 & 0x80), (b0 >> 4) & 0x7, b0 & 0x0F, xor_mask(payload, key) if key else payload
 
 
 def raw_handshake(port, target="/", timeout=10):
     """A blocking socket past the opening handshake (checked: 101 and the
     right Sec-WebSocket-Accept), ready for hand-made frames."""
+    return raw_open(port, target, timeout=timeout)[0]
+
+
+def raw_open(port, target="/", extensions=None, timeout=10):
+    """raw_handshake offering `extensions` (a Sec-WebSocket-Extensions value)
+    when given; (socket, the response's fields: lower-case name → value)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     key = base64.b64encode(os.urandom(16)).decode()
+    offer = f"Sec-WebSocket-Extensions: {extensions}\r\n" if extensions else ""
     sock.sendall((f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                  f"{offer}\r\n").encode())
     head = bytearray()
     while not head.endswith(b"\r\n\r\n"):
         head += recv_exact(sock, 1)
     lines = head.decode().split("\r\n")
     assert lines[0].startswith("HTTP/1.1 101"), f"handshake answered {lines[0]!r}"
+    fields = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            name = name.strip().lower()
+            fields[name] = f"{fields[name]}, {value.strip()}" if name in fields else value.strip()
     accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
-    assert f"sec-websocket-accept: {accept.lower()}" in head.decode().lower(), "wrong Sec-WebSocket-Accept"
-    return sock
+    assert fields.get("sec-websocket-accept") == accept, "wrong Sec-WebSocket-Accept"
+    return sock, fields
 
 
-def expect_close(sock, code, timeout=10):
+def expect_close(sock, code, timeout=10, reset_ok=False):
     """Read until the server's Close (skipping data frames); check its code,
-    then that the server closes TCP (§7.1.1: the server closes first)."""
+    then that the server closes TCP (§7.1.1: the server closes first). With
+    `reset_ok`, a reset instead of the orderly end of TCP passes too: a server
+    failing the connection while our unread frames still fill its socket
+    buffer is reset by the kernel when it closes."""
     sock.settimeout(timeout)
     while True:
         _, opcode, payload = read_frame(sock)
@@ -325,8 +383,218 @@ def expect_close(sock, code, timeout=10):
             break
     got = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
     assert got == code, f"server closed with {got} ({payload[2:]!r}), expected {code}"
-    rest = sock.recv(1 << 16)
+    try:
+        rest = sock.recv(1 << 16)
+    except ConnectionResetError:
+        if not reset_ok:
+            raise
+        rest = b""
     assert rest == b"", f"data after the Close: {rest[:40]!r}"
+
+
+# ---- permessage-deflate (RFC 7692) -----------------------------------------
+
+# Our programs' flags for it (the servers' policy, wscat's offer); see
+# deflate_settings.
+DEFLATE_TAIL = b"\x00\x00\xff\xff"
+
+
+def parse_extensions(value):
+    """A Sec-WebSocket-Extensions value (None or "none": nothing) as
+    [(name, {param: value or None})], in order. Enough of RFC 6455 §9.1 for
+    what the peers here send (no quoted commas or semicolons)."""
+    if value is None or value == "none":
+        return []
+    result = []
+    for element in value.split(","):
+        if not element.strip():
+            continue
+        name, *params = [p.strip() for p in element.split(";")]
+        found = {}
+        for param in params:
+            key, eq, val = param.partition("=")
+            key = key.strip()
+            assert key not in found, f"parameter {key} twice in {value!r}"
+            found[key] = val.strip().strip('"') if eq else None
+        result.append((name.lower(), found))
+    return result
+
+
+def format_offer(params):
+    """{param: value or None} → "permessage-deflate; a; b=1"."""
+    return "; ".join(["permessage-deflate"] + [k if v is None else f"{k}={v}" for k, v in params.items()])
+
+
+def deflate_settings(flags):
+    """The permessage-deflate flags among `flags` (our programs' command
+    line): {enabled, server_window, client_window, server_no_context,
+    client_no_context}; a window is None when its flag is absent."""
+    flags = [str(f) for f in flags]
+    got = {"enabled": "--no-deflate" not in flags, "server_window": None, "client_window": None,
+           "server_no_context": "--deflate-server-no-context" in flags,
+           "client_no_context": "--deflate-client-no-context" in flags}
+    for i, flag in enumerate(flags[:-1]):
+        if flag == "--deflate-server-window":
+            got["server_window"] = int(flags[i + 1])
+        elif flag == "--deflate-client-window":
+            got["client_window"] = int(flags[i + 1])
+    return got
+
+
+def wscat_offer(flags):
+    """What wscat offers with `flags`: {param: value or None}, None for no
+    offer. Without --deflate-client-window it offers client_max_window_bits
+    without a value."""
+    s = deflate_settings(flags)
+    if not s["enabled"]:
+        return None
+    offer = {}
+    if s["server_no_context"]:
+        offer["server_no_context_takeover"] = None
+    if s["client_no_context"]:
+        offer["client_no_context_takeover"] = None
+    if s["server_window"] is not None:
+        offer["server_max_window_bits"] = str(s["server_window"])
+    offer["client_max_window_bits"] = None if s["client_window"] is None else str(s["client_window"])
+    return offer
+
+
+def deflate_answer(offer, server_flags):
+    """What our servers (echo_server, libuv_echo, chat_server) started with
+    `server_flags` answer to one permessage-deflate `offer` ({param: value or
+    None}; None for no offer): None when they decline, else (required,
+    optional), each {param: value or None}: what must be in the answer, and
+    what may be (the RFC leaves it to the server). From the programs' contract:
+    - server_no_context_takeover when offered or --deflate-server-no-context;
+    - client_no_context_takeover with --deflate-client-no-context; when only
+      the client offered it, either way (§7.1.1.2: a hint);
+    - server_max_window_bits when offered (§7.1.2.1: it must then be
+      answered) or below 15 (--deflate-server-window): the smaller of both;
+    - --deflate-client-window below 15 needs client_max_window_bits in the
+      offer (else declined) and answers the smaller of both; at 15 an offered
+      value may be echoed (the client holds to it either way)."""
+    s = deflate_settings(server_flags)
+    if offer is None or not s["enabled"]:
+        return None
+    server_window = s["server_window"] or 15
+    client_window = s["client_window"] or 15
+    if client_window < 15 and "client_max_window_bits" not in offer:
+        return None
+    required, optional = {}, {}
+    if "server_no_context_takeover" in offer or s["server_no_context"]:
+        required["server_no_context_takeover"] = None
+    if s["client_no_context"]:
+        required["client_no_context_takeover"] = None
+    elif "client_no_context_takeover" in offer:
+        optional["client_no_context_takeover"] = None
+    asked = offer.get("server_max_window_bits")
+    if asked is not None or server_window < 15:
+        required["server_max_window_bits"] = str(min(int(asked or 15), server_window))
+    if "client_max_window_bits" in offer:
+        offered = offer["client_max_window_bits"]
+        if client_window < 15:
+            required["client_max_window_bits"] = str(min(int(offered or 15), client_window))
+        elif offered is not None:
+            optional["client_max_window_bits"] = offered
+    return required, optional
+
+
+def check_deflate_answer(value, offer, server_flags):
+    """Check our server's Sec-WebSocket-Extensions answer (`value`, None when
+    absent) against deflate_answer; the parameters answered ({} for a bare
+    "permessage-deflate"), None when declined."""
+    want = deflate_answer(offer, server_flags)
+    got = parse_extensions(value)
+    context = f"offer {format_offer(offer) if offer is not None else 'none'}, server flags {list(server_flags)}"
+    if want is None:
+        assert got == [], f"the server accepted {value!r}; it should decline ({context})"
+        return None
+    assert len(got) == 1 and got[0][0] == "permessage-deflate", \
+        f"the server answered {value!r}, expected one permessage-deflate ({context})"
+    params = got[0][1]
+    required, optional = want
+    for key, val in required.items():
+        assert key in params and params[key] == val, \
+            f"the server answered {value!r}, missing {format_offer({key: val})[20:]} ({context})"
+    for key, val in params.items():
+        assert key in required or (key in optional and optional[key] == val), \
+            f"the server answered {value!r}: {key}={val} unexpected ({context})"
+    return params
+
+
+def deflate(data, wbits=15):
+    """One whole message compressed as RFC 7692 §7.2.1 says: raw deflate,
+    Z_SYNC_FLUSH, the final 00 00 ff ff taken off. wbits 9..15 (zlib cannot
+    compress with 8)."""
+    c = zlib.compressobj(wbits=-wbits)
+    out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+    assert out.endswith(DEFLATE_TAIL)
+    return out[:-4]
+
+
+def inflate(payload, inflater, step=64):
+    """A compressed message's payload inflated (§7.2.2) by `inflater` (a
+    zlib.decompressobj(wbits=-bits), kept between messages for context
+    takeover) at most `step` bytes per call: zlib only refuses a reference
+    further back than the window it keeps plus what this call produced, so
+    in small steps a peer that used a larger window than it agreed to fails
+    here ("invalid distance too far back"), even inside one message."""
+    out = bytearray()
+    data = payload + DEFLATE_TAIL
+    while True:
+        chunk = inflater.decompress(data, step)
+        out += chunk
+        data = inflater.unconsumed_tail
+        if not data and len(chunk) < step:
+            return bytes(out)
+
+
+_bombs = {}
+
+
+def deflate_bomb(inflated_size):
+    """A compressed message payload that inflates to `inflated_size` zero
+    bytes, about 1/1030 of that on the wire: deflate's limit, a 258-byte match
+    in two bits (so 1 GiB takes 1 MiB, not less). A piece of up to 16 MiB is
+    compressed once and ends with a full flush (byte-aligned, nothing refers
+    back across it), so it can simply be repeated: no 1 GiB is ever
+    compressed or held. `inflated_size`: a multiple of the piece."""
+    piece_size = min(inflated_size, 16 << 20)
+    assert inflated_size % piece_size == 0
+    if inflated_size not in _bombs:
+        c = zlib.compressobj(9, zlib.DEFLATED, -15)
+        piece = c.compress(bytes(piece_size)) + c.flush(zlib.Z_FULL_FLUSH)
+        assert piece.endswith(DEFLATE_TAIL)
+        _bombs[inflated_size] = (piece * (inflated_size // piece_size))[:-4]
+    return _bombs[inflated_size]
+
+
+def read_message(sock, inflater_for=None):
+    """The next data message from the server over a raw socket, skipping
+    control frames: (opcode, data, compressed). `inflater_for(compressed)`
+    gives the zlib.decompressobj to inflate (see inflate) a message whose
+    first frame had RSV1."""
+    opcode = None
+    parts = []
+    compressed = False
+    while True:
+        fin, rsv, op, payload = read_frame_rsv(sock)
+        if op >= 0x8:
+            assert rsv == 0, f"RSV bits {rsv} on a control frame"
+            continue
+        if opcode is None:
+            assert op in (OP_TEXT, OP_BINARY), f"a message began with opcode {op}"
+            opcode, compressed = op, bool(rsv & 4)
+            assert rsv & 3 == 0, f"RSV2/RSV3 set: {rsv}"
+        else:
+            assert op == OP_CONT and rsv == 0, f"opcode {op}, RSV {rsv} inside a message"
+        parts.append(payload)
+        if fin:
+            break
+    data = b"".join(parts)
+    if compressed:
+        data = inflate(data, inflater_for(compressed))
+    return opcode, data, compressed
 
 
 # ---- the case runner --------------------------------------------------------
@@ -343,7 +611,7 @@ class Runner:
     """Runs named cases, each under its own time limit (SIGALRM, which also
     breaks blocking socket calls and asyncio.run), printing 'ok'/'FAIL' lines
     and meson's closing count. `--only NAME` (repeatable, or a prefix ending
-    in '*') picks cases when a test is run alone."""
+    in '*') picks cases, `--skip NAME` leaves some out."""
 
     def __init__(self, description):
         self.parser = argparse.ArgumentParser(description=description)
@@ -351,6 +619,8 @@ class Runner:
                                  help="meson build directory holding examples/ (default: build-debug)")
         self.parser.add_argument("--only", action="append", default=[], metavar="CASE",
                                  help="run only this case (repeatable; 'prefix*' matches several)")
+        self.parser.add_argument("--skip", action="append", default=[], metavar="CASE",
+                                 help="do not run this case (repeatable; 'prefix*' matches several)")
         self.parser.add_argument("--list", action="store_true", help="list the cases and exit")
         self.cases = []
         self.args = None
@@ -376,9 +646,9 @@ class Runner:
         return register
 
     def _selected(self, name):
-        if not self.args.only:
-            return True
-        return any(name == o or (o.endswith("*") and name.startswith(o[:-1])) for o in self.args.only)
+        def matches(patterns):
+            return any(name == p or (p.endswith("*") and name.startswith(p[:-1])) for p in patterns)
+        return (not self.args.only or matches(self.args.only)) and not matches(self.args.skip)
 
     def run(self):
         """Run the selected cases; exits 0 when all passed, 1 otherwise."""
@@ -386,7 +656,8 @@ class Runner:
             self.parse()
         if self.args.list:
             for name, _, timeout in self.cases:
-                print(f"{name}  (limit {timeout} s)")
+                if self._selected(name):
+                    print(f"{name}  (limit {timeout} s)")
             sys.exit(0)
         passed = failed = 0
         for name, fn, timeout in self.cases:

@@ -3,7 +3,9 @@ in two tabs, each tab sends a message through the page's own form, and both
 tabs' message lists must show both messages, in the same order. Then the
 server is stopped and the remaining tab must show the 1001 close. The pages
 are driven through the DevTools protocol (CDP), spoken here with Python
-`websockets`.
+`websockets`. Chromium offers "permessage-deflate; client_max_window_bits":
+each page's `ws.extensions` (the whole answer, in Chromium) must be what
+chat_server answers with its flags, and empty with --no-deflate.
 
 Skipped (exit 77) when Debian's chromium is not installed.
 
@@ -132,49 +134,70 @@ def send_js(text):
             "document.getElementById('form').requestSubmit(); true")
 
 
-@run.case("two-tabs-chat", timeout=60)
-def two_tabs_chat():
-    with harness.Processes() as procs:
-        server, port = procs.server([run.example("chat_server"), "--port", "0"])
-        browser = Browser()
-        try:
-            devtools_port = browser.devtools_port()
-            with urllib.request.urlopen(f"http://127.0.0.1:{devtools_port}/json/version", timeout=10) as r:
-                browser_ws = json.load(r)["webSocketDebuggerUrl"]
+# What Chromium offers (checked on Chromium 156 against a websockets server).
+CHROMIUM_OFFER = {"client_max_window_bits": None}
 
-            async def chat():
-                async with websockets.connect(browser_ws, max_size=None, ping_interval=None) as ws:
-                    cdp = DevTools(ws)
-                    tabs = []
-                    for _ in range(2):
-                        target = await cdp.call("Target.createTarget", url=f"http://127.0.0.1:{port}/")
-                        attached = await cdp.call("Target.attachToTarget", targetId=target["targetId"], flatten=True)
-                        tabs.append(attached["sessionId"])
-                    for tab in tabs:
-                        await cdp.wait_for(tab, "document.body?.dataset.state === 'open'", "the page's WebSocket")
+# The third message is long and repetitive: chat_server compresses what it
+# sends from 64 bytes on, and Chromium whatever it likes.
+SAID = ["hello from tab A", "héllo from tab B 😀", "long from tab A: " + "lorem ipsum dolor sit amet " * 80]
 
-                    said = ["hello from tab A", "héllo from tab B 😀"]
-                    for tab, text in zip(tabs, said):
-                        await cdp.evaluate(tab, send_js(text))
-                    lists = []
-                    for tab in tabs:
-                        shown = await cdp.wait_for(tab, f"document.querySelectorAll('#messages li').length >= 2"
-                                                   f" && {MESSAGES_JS}", "both messages in the page")
-                        lists.append(json.loads(shown))
-                    assert sorted(lists[0]) == sorted(said), f"tab A shows {lists[0]}"
-                    assert lists[0] == lists[1], f"the tabs disagree: {lists}"
 
-                    # Stopping the server closes every socket with 1001; the page says so.
-                    server.proc.send_signal(signal.SIGTERM)
-                    status = await cdp.wait_for(tabs[1], "document.body.dataset.state === 'closed' && "
-                                                "document.getElementById('status').textContent",
-                                                "the page to see the close")
-                    assert "1001" in status, f"the page shows {status!r}"
-                    cdp.reader.cancel()
-            asyncio.run(chat())
-            assert server.wait(10) == 0, f"chat_server exited with {server.proc.returncode}"
-        finally:
-            browser.close()
+def two_tabs_chat(flags):
+    def body():
+        with harness.Processes() as procs:
+            server, port = procs.server([run.example("chat_server"), "--port", "0", *flags])
+            browser = Browser()
+            try:
+                chat(browser, server, port, flags)
+                assert server.wait(10) == 0, f"chat_server exited with {server.proc.returncode}"
+            finally:
+                browser.close()
+    return body
+
+
+def chat(browser, server, port, flags):
+    devtools_port = browser.devtools_port()
+    with urllib.request.urlopen(f"http://127.0.0.1:{devtools_port}/json/version", timeout=10) as r:
+        browser_ws = json.load(r)["webSocketDebuggerUrl"]
+
+    async def go():
+        async with websockets.connect(browser_ws, max_size=None, ping_interval=None) as ws:
+            cdp = DevTools(ws)
+            tabs = []
+            for _ in range(2):
+                target = await cdp.call("Target.createTarget", url=f"http://127.0.0.1:{port}/")
+                attached = await cdp.call("Target.attachToTarget", targetId=target["targetId"], flatten=True)
+                tabs.append(attached["sessionId"])
+            for tab in tabs:
+                await cdp.wait_for(tab, "document.body?.dataset.state === 'open'", "the page's WebSocket")
+                # The page's top-level `const ws`.
+                answer = await cdp.evaluate(tab, "ws.extensions")
+                harness.check_deflate_answer(answer or None, CHROMIUM_OFFER, flags)
+
+            for tab, text in zip(tabs + tabs[:1], SAID):
+                await cdp.evaluate(tab, send_js(text))
+            lists = []
+            for tab in tabs:
+                shown = await cdp.wait_for(tab, f"document.querySelectorAll('#messages li').length >= {len(SAID)}"
+                                           f" && {MESSAGES_JS}", "every message in the page")
+                lists.append(json.loads(shown))
+            assert sorted(lists[0]) == sorted(SAID), f"tab A shows {lists[0]}"
+            assert lists[0] == lists[1], f"the tabs disagree: {lists}"
+
+            # Stopping the server closes every socket with 1001; the page says so.
+            server.proc.send_signal(signal.SIGTERM)
+            status = await cdp.wait_for(tabs[1], "document.body.dataset.state === 'closed' && "
+                                        "document.getElementById('status').textContent",
+                                        "the page to see the close")
+            assert "1001" in status, f"the page shows {status!r}"
+            cdp.reader.cancel()
+    asyncio.run(go())
+
+
+run.case("two-tabs-chat", timeout=60)(two_tabs_chat([]))
+run.case("two-tabs-chat-deflate-limits", timeout=60)(two_tabs_chat(
+    ["--deflate-server-window", "10", "--deflate-client-window", "9", "--deflate-server-no-context"]))
+run.case("two-tabs-chat-no-deflate", timeout=60)(two_tabs_chat(["--no-deflate"]))
 
 
 if __name__ == "__main__":

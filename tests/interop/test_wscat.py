@@ -185,6 +185,101 @@ def rejected(impl):
     return body
 
 
+def deflate_lines(impl, spec, flags, answer, binary=False):
+    """permessage-deflate between wscat (offering per `flags`) and a peer
+    server configured by `spec` (its --deflate; the Node server then
+    compresses every message, as websockets always does): wscat prints the
+    answer the server logs, which is `answer` ({param: value or None}, None:
+    declined); every line comes back exactly. What arrived compressed (the
+    server logs it): nothing when wscat may not compress (declined, or a
+    client window of 8: zlib has no 256-byte window), else at least each
+    message of 1 KiB or more."""
+    def body():
+        with harness.Processes() as procs:
+            server, port = start_server(procs, impl, "--deflate", spec)
+            client = wscat(procs, port, *flags, *(["--binary"] if binary else []))
+            sizes = [0, 1, 63, 64, 125, 126, 1000, 1024, 65535, 65536, 2 << 20]
+            # The same line twice: with the context kept, the second refers
+            # back to the first, further than a small window reaches; a
+            # peer that inflates each message in one call (websockets) holds
+            # wscat to the agreed window only across messages.
+            again = harness.payload_text(4000, 99).encode()
+            lines = (binary_lines if binary else text_lines)(sizes[:-1]) + [again, again]
+            lines += [harness.payload_json(n, 1).encode() for n in sizes]
+            expected = b"".join(line + b"\n" for line in lines)
+            try:
+                client.stdin.write(expected)
+                client.stdin.flush()
+                harness.wait_until(lambda: len(client.stdout()) >= len(expected) or not client.running(), 20,
+                                   "the echoes")
+                client.stdin.close()
+            except BrokenPipeError:
+                pass  # wscat is gone already: its status says why
+            rc = client.wait(20)
+            assert rc == 0, f"wscat exited with {rc}: {client.stderr()}"
+            out = client.stdout()
+            assert out == expected, f"stdout differs: {len(out)} bytes, expected {len(expected)}"
+            events = server_events(server)
+            sent = events[0].removeprefix("open-extensions ")
+            want = [] if answer is None else [("permessage-deflate", answer)]
+            assert harness.parse_extensions(sent) == want, f"{impl} server answered {sent!r}, expected {want}"
+            said = re.search(r"^wscat: extensions: (.*)$", client.stderr(), re.M)
+            assert said, f"no 'wscat: extensions:' line: {client.stderr()}"
+            assert harness.parse_extensions(said.group(1)) == want, f"wscat saw {said.group(1)!r}, expected {want}"
+            kind = "binary" if binary else "text"
+            messages = events[1:-1]
+            assert [m.rsplit(" ", 1)[0] for m in messages] == [f"message {kind} {len(line)}" for line in lines], \
+                messages
+            assert events[-1] == "closed 1000", events
+            may_compress = answer is not None and answer.get("client_max_window_bits") != "8"
+            for line, m in zip(lines, messages):
+                if not may_compress:
+                    assert m.endswith(" plain"), f"{m}: wscat compressed without a window to do it in"
+                elif len(line) >= 1024 and not binary:
+                    assert m.endswith(" deflated"), f"{m}: wscat did not compress it"
+    return body
+
+
+# (name, impl, the server's --deflate, wscat's flags, the answer expected).
+# What the peers answer: websockets and ws accept wscat's default offer
+# ("client_max_window_bits" without a value) with a bare permessage-deflate;
+# both repeat the no_context_takeover flags offered; ws answers 400 (not a
+# declined extension) when it cannot meet an offer (a window asked below its
+# own limit), so there are no such rows here.
+W = "server_max_window_bits"
+C = "client_max_window_bits"
+DEFLATE_ROWS = [
+    ("py-deflate-defaults", "py", "default", [], {}),
+    ("py-deflate-server-windows", "py", f"{W}=10,{C}=9", [], {W: "10", C: "9"}),
+    ("py-deflate-server-no-context", "py", "server_no_context_takeover,client_no_context_takeover", [],
+     {"server_no_context_takeover": None, "client_no_context_takeover": None}),
+    ("py-deflate-client-window", "py", f"{C}=10,require_client_max_window_bits",
+     ["--deflate-client-window", "11"], {C: "10"}),
+    ("py-deflate-client-asks-windows", "py", "default", ["--deflate-server-window", "9", "--deflate-client-window", "12"],
+     {W: "9", C: "12"}),
+    ("py-deflate-client-asks-no-context", "py", "default", ["--deflate-server-no-context", "--deflate-client-no-context"],
+     {"server_no_context_takeover": None, "client_no_context_takeover": None}),
+    ("py-deflate-client-off", "py", f"{C}=9,require_client_max_window_bits", ["--no-deflate"], None),
+    ("py-deflate-server-off", "py", "off", [], None),
+    ("node-deflate-defaults", "node", "default", [], {}),
+    ("node-deflate-window-8", "node", "serverMaxWindowBits=8,clientMaxWindowBits=8", [], {W: "8", C: "8"}),
+    ("node-deflate-server-no-context", "node", "serverNoContextTakeover,clientNoContextTakeover", [],
+     {"server_no_context_takeover": None, "client_no_context_takeover": None}),
+    ("node-deflate-server-window", "node", "serverMaxWindowBits=10", ["--deflate-server-window", "12"], {W: "10"}),
+    ("node-deflate-client-window", "node", "clientMaxWindowBits=9", ["--deflate-client-window", "12"], {C: "9"}),
+    ("node-deflate-client-offers-8", "node", "default", ["--deflate-client-window", "8", "--deflate-server-no-context"],
+     {"server_no_context_takeover": None, C: "8"}),
+    ("node-deflate-threshold-1024", "node", "threshold=1024", [], {}),
+    ("node-deflate-server-off", "node", "off", [], None),
+    ("node-deflate-client-off", "node", "default", ["--no-deflate"], None),
+]
+for name, impl, spec, flags, answer in DEFLATE_ROWS:
+    run.case(name)(deflate_lines(impl, spec, flags, answer))
+run.case("py-deflate-binary")(deflate_lines("py", "default", [], {}, binary=True))
+run.case("node-deflate-binary")(deflate_lines("node", "serverMaxWindowBits=9,clientMaxWindowBits=9", [],
+                                              {W: "9", C: "9"}, binary=True))
+
+
 small = [s for s in SIZES if s < 1 << 20]
 for impl in SERVERS:
     run.case(f"{impl}-text-lines")(lines_echoed(impl, text_lines(small), "text"))

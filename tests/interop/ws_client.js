@@ -3,7 +3,11 @@
 // stderr) when it did not. test_node_client.py starts the server, picks the
 // case, and bounds the time.
 //
-//   node ws_client.js ws://127.0.0.1:PORT/ CASE
+//   node ws_client.js ws://127.0.0.1:PORT/ CASE [PERMESSAGE_DEFLATE_JSON]
+//
+// Without the JSON (ws's perMessageDeflate option) nothing is offered. With
+// it, each connection prints 'extensions ANSWER' (the server's
+// Sec-WebSocket-Extensions, or 'none'), which test_node_client.py checks.
 'use strict';
 
 const crypto = require('crypto');
@@ -31,10 +35,16 @@ function text(size) {
 // Connect; `next()` resolves with the next message ({data, isBinary}),
 // `closed` with the close event ({code, reason}). Anything pending fails
 // when the connection closes.
+let deflate = false;
+
 function connect(url) {
   return new Promise((resolve, reject) => {
-    // permessage-deflate stays offered (ws's default): the server must decline it.
-    const ws = new WebSocket(url, { maxPayload: 64 * 1024 * 1024 });
+    // Compression only when asked for (ws offers it by default).
+    const ws = new WebSocket(url, { maxPayload: 64 * 1024 * 1024, perMessageDeflate: deflate });
+    let answer = 'none';
+    ws.once('upgrade', (res) => {
+      answer = res.headers['sec-websocket-extensions'] ?? 'none';
+    });
     const inbox = [];
     const waiters = [];
     let closeInfo = null;
@@ -56,11 +66,31 @@ function connect(url) {
       return new Promise((res, rej) => waiters.push({ resolve: res, reject: rej }));
     };
     ws.once('open', () => {
-      if (ws.extensions !== '') fail(`server accepted extensions: ${ws.extensions}`);
+      // ws.extensions names what ws runs; the parameters are checked in Python.
+      const runs = answer === 'none' ? '' : 'permessage-deflate';
+      if (ws.extensions !== runs) fail(`the server answered ${answer}, ws runs '${ws.extensions}'`);
+      if (deflate) console.log(`extensions ${answer}`);
       resolve(ws);
     });
     ws.once('error', reject);
   });
+}
+
+// Compressible text of exactly `size` bytes, like a JSON API answer.
+const WORDS = ['alpha', 'beta', 'gamma', 'naïve', 'café', 'Zürich', '東京', 'ok', 'done'];
+function json(size) {
+  const pick = () => WORDS[crypto.randomInt(WORDS.length)];
+  const parts = ['['];
+  let length = 1;
+  for (let i = 0; length < size; i++) {
+    const record = `{"id":${i},"name":"${pick()}-${crypto.randomInt(1000)}","score":${Math.random().toFixed(4)},` +
+      `"tags":["${pick()}","${pick()}"],"active":${Math.random() < 0.5}},`;
+    parts.push(record);
+    length += Buffer.byteLength(record);
+  }
+  // Cut at `size` bytes, dropping a character cut in half, then pad.
+  const cut = Buffer.from(parts.join('')).subarray(0, size).toString().replace(/\uFFFD$/, '');
+  return cut + ' '.repeat(size - Buffer.byteLength(cut));
 }
 
 function checkEcho(sent, got) {
@@ -89,6 +119,8 @@ async function echoEach(url, messages) {
 function pong(ws) {
   return new Promise((res) => ws.once('pong', res));
 }
+
+const DEFLATE_SIZES = [0, 1, 63, 64, 125, 126, 1000, 65535, 65536, 1 << 20, 3 << 20];
 
 const cases = {
   'sizes-text': (url) => echoEach(url, SIZES.map(text)),
@@ -168,14 +200,25 @@ const cases = {
     console.log(`close ${code} ${reason}`);
     if (code !== 1002) fail(`server closed with ${code}, expected 1002`);
   },
+
+  // With permessage-deflate (the JSON argument): every size as mixed-width
+  // text, JSON-like text and random bytes on one connection, then the
+  // fragmented, pipelined, ping and close cases, each on a connection of its own.
+  deflate: async (url) => {
+    const messages = [];
+    for (const make of [text, json, (n) => crypto.randomBytes(n)]) messages.push(...DEFLATE_SIZES.map(make));
+    await echoEach(url, messages);
+    for (const name of ['fragmented', 'pipelined-in-order', 'ping', 'close-client-first']) await cases[name](url);
+  },
 };
 
 async function main() {
-  const [url, name] = process.argv.slice(2);
+  const [url, name, deflateJson] = process.argv.slice(2);
   if (!url || !cases[name]) {
-    console.error(`usage: node ws_client.js URL CASE (cases: ${Object.keys(cases).join(' ')})`);
+    console.error(`usage: node ws_client.js URL CASE [PERMESSAGE_DEFLATE_JSON] (cases: ${Object.keys(cases).join(' ')})`);
     process.exit(2);
   }
+  if (deflateJson) deflate = JSON.parse(deflateJson);
   await cases[name](url);
 }
 

@@ -70,12 +70,16 @@ misuse connection_handle::use(F&& f) const {
     return m;
 }
 
-misuse connection_handle::send_text(std::string_view text, bool fin) const {
-    return use([&](connection& c) { return c.send_text(text, fin); });
+misuse connection_handle::send_text(std::string_view text, bool fin, compression z) const {
+    return use([&](connection& c) { return c.send_text(text, fin, z); });
 }
 
-misuse connection_handle::send_binary(bytes_view data, bool fin) const {
-    return use([&](connection& c) { return c.send_binary(data, fin); });
+misuse connection_handle::send_binary(bytes_view data, bool fin, compression z) const {
+    return use([&](connection& c) { return c.send_binary(data, fin, z); });
+}
+
+misuse connection_handle::send(const prepared_message& m) const {
+    return use([&](connection& c) { return c.send(m); });
 }
 
 misuse connection_handle::send(const message& m) const {
@@ -100,6 +104,14 @@ connection_state connection_handle::state() const noexcept {
 
 std::optional<std::string> connection_handle::subprotocol() const {
     return alive() ? s_->target->engine().subprotocol() : std::nullopt;
+}
+
+std::optional<deflate_params> connection_handle::compression_params() const {
+    return alive() ? s_->target->engine().compression_params() : std::nullopt;
+}
+
+std::size_t connection_handle::memory_use() const noexcept {
+    return alive() ? s_->target->engine().memory_use() : 0;
 }
 
 }  // namespace sansws

@@ -14,8 +14,10 @@
 #include <vector>
 
 #include "sansws/crypto.hpp"
+#include "sansws/deflate.hpp"
 #include "sansws/errors.hpp"
 #include "sansws/events.hpp"
+#include "sansws/extensions.hpp"
 #include "sansws/frame.hpp"
 #include "sansws/handshake.hpp"
 #include "sansws/output_queue.hpp"
@@ -59,6 +61,39 @@ enum class delivery_mode : std::uint8_t {
 /// once per connection to seed the mask-key generator (§5.3, §10.3).
 using entropy_source = std::function<void(mutable_bytes)>;
 
+/// Per message: whether to compress it when permessage-deflate is in force.
+enum class compression : std::uint8_t {
+    automatic,  // whole messages of compression_config::threshold bytes or more, and fragmented ones
+    on,
+    off,
+};
+
+/// permessage-deflate (RFC 7692): offered (client) or accepted (server) in
+/// the opening handshake when negotiate.enabled. zlib memory per connection
+/// follows from the window bits and mem_level (README "Compression").
+struct compression_config {
+    deflate_options negotiate{};
+    /// The compressor's zlib memLevel (1..9) and level (0..9, -1: zlib's 6).
+    int mem_level = 8;
+    int level = -1;
+    /// compression::automatic compresses whole messages this large or larger.
+    std::size_t threshold = 64;
+    /// Streaming delivery (which has no message limit): fail with 1009 once a
+    /// message has inflated to more than inflate_ratio_floor bytes and to more
+    /// than max_inflate_ratio times its compressed size. 0: no ratio cap.
+    std::uint32_t max_inflate_ratio = 256;
+    std::uint64_t inflate_ratio_floor = 1024 * 1024;
+    /// Streaming delivery: the largest piece of inflated data per event.
+    std::size_t stream_chunk = 16 * 1024;
+    /// A compressor shared by the connections of one thread (not owned; it
+    /// must outlive them and be used from their thread only). Used for whole
+    /// messages when this side compresses with no context takeover (server:
+    /// server_no_context_takeover agreed; client: client_no_context_takeover)
+    /// and its window fits the agreed one; the connection then holds no
+    /// compressor of its own.
+    deflater* shared = nullptr;
+};
+
 struct config {
     sansws::role role = role::server;
     delivery_mode delivery = delivery_mode::whole_message;
@@ -80,11 +115,40 @@ struct config {
     /// with 1011 when its Pong has not come within pong_timeout.
     duration ping_interval = duration::zero();
     duration pong_timeout = std::chrono::seconds(10);
+    compression_config compression{};
     /// Required for the client role (mask keys, Sec-WebSocket-Key). Unused by
     /// servers, whose frames are not masked (§5.1).
     entropy_source entropy{};
     /// Client role: what to ask for.
     client_options client{};
+};
+
+/// A message framed (and, when worthwhile, compressed) once, to be sent to
+/// many connections (broadcast) with no per-connection work beyond queueing
+/// a reference (servers) or masking a copy (clients). The compressed form
+/// starts from an empty window, so it is valid for every peer that agreed to
+/// permessage-deflate with a window of at least settings.window_bits; other
+/// connections get the uncompressed form.
+class prepared_message {
+public:
+    prepared_message(message_type type, bytes_view payload, const deflate_settings& settings = {},
+                     std::size_t threshold = 64);
+    message_type type() const noexcept { return type_; }
+    /// False for text that is not UTF-8 (§5.6): sending it is refused.
+    bool valid() const noexcept { return valid_; }
+    bool compressed() const noexcept { return compressed_ != nullptr; }
+
+private:
+    friend class connection;
+    struct frame {
+        std::vector<std::byte> bytes;  // server frame: header then payload
+        std::size_t header = 0;
+    };
+    message_type type_;
+    bool valid_ = true;
+    int window_bits_ = 15;
+    std::shared_ptr<const frame> plain_;
+    std::shared_ptr<const frame> compressed_;
 };
 
 class connection {
@@ -117,14 +181,16 @@ public:
     /// Send a text or binary message, or (fin=false) a fragment of one
     /// (§5.4): the first call fixes the type, later calls continue it, the
     /// call with fin=true ends it. Control frames may be sent in between.
-    misuse send_text(std::string_view text, bool fin = true);
-    misuse send_binary(bytes_view data, bool fin = true) {
+    /// With permessage-deflate in force, `c` chooses whether the message is
+    /// compressed; the first fragment's choice holds for the whole message.
+    misuse send_text(std::string_view text, bool fin = true, compression c = compression::automatic);
+    misuse send_binary(bytes_view data, bool fin = true, compression c = compression::automatic) {
         // Inline fast path for the common small server frame (the sender's
         // per-frame cost is mostly call overhead otherwise): exactly what
         // send_data() queues, no mask (§5.1), a 7-bit length (§5.2), and the
         // same state afterwards.
         if (cfg_.role == role::server && fin && !out_message_ && state_ == connection_state::open &&
-            data.size() < 126) {
+            data.size() < 126 && (!deflate_ || (c != compression::on && data.size() < cfg_.compression.threshold))) {
             const std::size_t n = data.size();
             std::byte* p = out_.append_space(2 + n).data();
             p[0] = std::byte{0x82};  // FIN, binary
@@ -133,11 +199,13 @@ public:
             out_type_ = opcode::binary;
             return misuse::none;
         }
-        return send_data(opcode::binary, data, fin);
+        return send_data(opcode::binary, data, fin, c);
     }
     /// Zero-copy send of a whole binary message the engine may keep.
     misuse send_binary(std::vector<std::byte>&& data);
     misuse send(const message& m);
+    /// Queue a prepared message (whole, FIN set).
+    misuse send(const prepared_message& m);
     misuse ping(bytes_view data = {});
     misuse pong(bytes_view data = {});
     /// Start the close handshake (§7.1.2); reason must be UTF-8 and at most
@@ -166,6 +234,12 @@ public:
     bool should_close_transport() const noexcept;
     /// The subprotocol agreed in the handshake, if any.
     const std::optional<std::string>& subprotocol() const noexcept { return subprotocol_; }
+    /// The permessage-deflate parameters in force, if it was agreed.
+    const std::optional<deflate_params>& compression_params() const noexcept { return deflate_; }
+    /// Bytes of memory this connection holds now: the object, its buffers
+    /// (output queue, message assembly, compression scratch) and zlib's
+    /// state, for a server enforcing a memory budget.
+    std::size_t memory_use() const noexcept;
     /// The first violation, if the connection failed because of one.
     violation failure_reason() const noexcept { return failure_; }
     /// Why the configuration was refused (client without entropy, bad client
@@ -179,8 +253,20 @@ private:
     event frame_event();
     event fail(violation v);
     event on_control(const frame_header& h, bytes_view payload);
-    misuse send_data(opcode op, bytes_view data, bool fin);
-    void write_frame(opcode op, bool fin, bytes_view payload);
+    misuse send_data(opcode op, bytes_view data, bool fin, compression c = compression::automatic);
+    void write_frame(opcode op, bool fin, bytes_view payload, std::uint8_t rsv = 0);
+    // permessage-deflate (connection_deflate.cpp)
+    bool check_compression_config() const noexcept;
+    void negotiate_compression(accept_options& opts);
+    std::string client_offer() const;
+    bool check_compression_answer(const http_head& head, std::string& reason);
+    void enable_compression(const deflate_params& p);
+    int send_window() const noexcept;
+    bool compress_message(std::size_t size, bool fin, compression c) const noexcept;
+    bool write_compressed(opcode op, bytes_view data, bool fin);
+    event inflate_event();
+    mutable_bytes message_room();
+    void end_inflated_message();
     void queue_close(std::uint16_t code, std::string_view reason);
     mask_key next_mask() noexcept;
     void stash_early_input();
@@ -206,6 +292,7 @@ private:
         }
     }
     std::byte* extend_message(std::size_t n);
+    void reserve_message(std::size_t capacity);
 
     config cfg_;
     misuse setup_error_ = misuse::none;
@@ -249,6 +336,21 @@ private:
     opcode out_type_ = opcode::binary;
     bool close_sent_ = false;
     bool close_received_ = false;
+
+    // permessage-deflate
+    std::optional<deflate_params> deflate_;  // agreed in the handshake
+    std::string extension_offers_;           // server: the request's Sec-WebSocket-Extensions
+    std::unique_ptr<deflater> deflater_;     // created at the first compressed send
+    std::unique_ptr<inflater> inflater_;     // created at the first compressed message
+    std::vector<std::byte> zout_;            // one compressed send, before framing
+    std::unique_ptr<std::byte[]> chunk_;     // streaming: one inflated piece
+    bytes_view z_in_{};                      // compressed bytes of this frame not inflated yet
+    bool z_end_ = false;                     // z_in_ ends the message
+    bool z_pending_ = false;                 // inflate_event() has work before more parsing
+    bool in_compressed_ = false;             // the incoming message has RSV1 (RFC 7692 §6)
+    bool out_compressed_ = false;            // the outgoing message is compressed
+    std::uint64_t z_in_total_ = 0;           // compressed bytes of the incoming message
+    std::uint64_t z_out_total_ = 0;          // inflated bytes of the incoming message
 
     // time
     timestamp now_{};

@@ -76,6 +76,9 @@ enum class violation : std::uint8_t {
     pong_timeout,            // keep-alive pong did not arrive in time
     close_timeout,           // the peer did not answer our Close in time
     connection_lost,         // the transport ended without a Close (1006, §7.1.5)
+    // permessage-deflate (RFC 7692)
+    invalid_compressed_data, // payload is not valid DEFLATE data (§7.2.2), 1007
+    compression_failed,      // zlib could not work (out of memory), 1011
 };
 std::string_view to_string(violation v) noexcept;
 /// The close code the engine sends for `v` (§7.4.1).

@@ -3,8 +3,10 @@
 
 #include "sansws/connection.hpp"
 #include "sansws/crypto.hpp"
+#include "sansws/deflate.hpp"
 #include "sansws/errors.hpp"
 #include "sansws/events.hpp"
+#include "sansws/extensions.hpp"
 #include "sansws/frame.hpp"
 #include "sansws/handshake.hpp"
 #include "sansws/output_queue.hpp"

@@ -122,8 +122,10 @@ public:
     connection_handle() = default;
     explicit connection_handle(std::shared_ptr<detail::handle_state> s) noexcept : s_(std::move(s)) {}
 
-    misuse send_text(std::string_view text, bool fin = true) const;
-    misuse send_binary(bytes_view data, bool fin = true) const;
+    misuse send_text(std::string_view text, bool fin = true, compression z = compression::automatic) const;
+    misuse send_binary(bytes_view data, bool fin = true, compression z = compression::automatic) const;
+    /// Broadcast: the same prepared frame to many connections.
+    misuse send(const prepared_message& m) const;
     /// Send a received message (or streamed piece) back as it came: echo.
     misuse send(const message& m) const;
     misuse ping(bytes_view data = {}) const;
@@ -140,6 +142,10 @@ public:
     connection_state state() const noexcept;
     /// The subprotocol agreed in the handshake.
     std::optional<std::string> subprotocol() const;
+    /// The permessage-deflate parameters agreed, if any.
+    std::optional<deflate_params> compression_params() const;
+    /// Bytes the engine holds for this connection (connection::memory_use).
+    std::size_t memory_use() const noexcept;
     /// A slot for the application's per-connection data; it lives as long as
     /// any copy of the handle. Must not be called on an empty handle.
     std::any& user_data() const noexcept { return s_->user_data; }
