@@ -12,13 +12,14 @@ namespace {
 
 constexpr std::string_view usage =
     "echo_server --port P [--host H] [--threads N] [--max-message BYTES] [--handshake-timeout MS]\n"
-    "            [--no-deflate | --deflate-...]\n"
+    "            [--no-deflate | --deflate-...] [--deflate-shared]\n"
     "  --port P                port to listen on; 0 picks a free one (printed)\n"
     "  --host H                address or name to bind (default 127.0.0.1; :: for all)\n"
     "  --threads N             event loops, one per thread (default 1)\n"
     "  --max-message BYTES     largest message accepted (default 67108864 = 64 MiB)\n"
     "  --handshake-timeout MS  drop connections not past the opening handshake by then (default 10000)\n"
-    CLI_DEFLATE_USAGE;
+    CLI_DEFLATE_USAGE "\n"
+    "  --deflate-shared             one compressor per thread (implies --deflate-server-no-context)";
 
 sansws::epoll::server* the_server = nullptr;
 void stop() noexcept {
@@ -46,6 +47,10 @@ int main(int argc, char** argv) {
             opts.accept.engine.max_message_size = a.number(1, std::uint64_t{1} << 40);
         } else if (a.is("--handshake-timeout")) {
             opts.accept.engine.handshake_timeout = std::chrono::milliseconds(a.number(1, 3'600'000));
+        } else if (a.is("--deflate-shared")) {
+            a.no_value();
+            opts.accept.share_compressor = true;
+            opts.accept.engine.compression.negotiate.server_no_context_takeover = true;
         } else if (cli::deflate_flag(a, opts.accept.engine.compression.negotiate)) {
         } else {
             a.unknown();

@@ -117,6 +117,12 @@ void loop::stop() noexcept {
 
 void loop::add_listener(int fd, std::shared_ptr<const handlers> h, accept_settings settings) {
     settings.engine.role = role::server;
+    if (settings.share_compressor) {
+        const compression_config& z = settings.engine.compression;
+        shared_deflaters_.push_back(std::make_unique<deflater>(
+            deflate_settings{z.negotiate.server_max_window_bits, z.mem_level, z.level}));
+        settings.engine.compression.shared = shared_deflaters_.back().get();
+    }
     listeners_.push_back(std::make_unique<listener>(listener{fd, std::move(h), std::move(settings)}));
     epoll_event ev{};
     ev.events = EPOLLIN;

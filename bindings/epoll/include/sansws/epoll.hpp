@@ -40,6 +40,12 @@ struct connect_options {
 struct accept_settings {
     config engine{};  // role is set to server
     std::size_t high_water = 1024 * 1024;
+    /// One compressor per loop (engine.compression's window and mem_level)
+    /// for the connections that agreed to server_no_context_takeover
+    /// (RFC 7692 §7.1.1.1): they then hold no compressor of their own. Set
+    /// engine.compression.negotiate.server_no_context_takeover too, so every
+    /// agreement includes it.
+    bool share_compressor = false;
 };
 
 class loop {
@@ -117,6 +123,7 @@ private:
     std::uint64_t shed_ = 0;
     std::vector<std::byte> read_buffer_;
     std::vector<std::unique_ptr<listener>> listeners_;
+    std::vector<std::unique_ptr<deflater>> shared_deflaters_;  // accept_settings::share_compressor
     timestamp accept_paused_until_ = no_deadline;
     std::unordered_map<std::uint64_t, std::unique_ptr<conn>> conns_;
     std::priority_queue<timer_entry, std::vector<timer_entry>, std::greater<>> timers_;
