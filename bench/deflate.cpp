@@ -1,9 +1,9 @@
 // permessage-deflate (RFC 7692 §7.2): compression and decompression
 // throughput of JSON-like messages (rates are of the uncompressed bytes, so
 // both directions compare with memcpy/16k on the same footing), and zlib's
-// memory per connection at several windows and memory levels. Registered
-// from here at start-up; they run before the framing suite and appear in
-// the console output (the summary table lists the framing workloads).
+// memory per connection at several windows and memory levels (as counters,
+// in the console output). bench_main.cpp registers them after the framing
+// suite, so the throughput rows join its summary table.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sansws/deflate.hpp"
+#include "workloads.hpp"
 
 namespace {
 
@@ -145,21 +146,28 @@ void memory(benchmark::State& state, int window_bits) {
             bytes(sansws::deflater_memory({window_bits, level, -1}) + inflate);
 }
 
-[[maybe_unused]] const bool registered = [] {
+}  // namespace
+
+namespace bench {
+
+void register_deflate(std::vector<std::string>& table) {
     using benchmark::RegisterBenchmark;
     const sansws::deflate_settings standard{15, 8, -1}, fast{15, 8, 1};
-    RegisterBenchmark("deflate/compress/json_1k", compress, json_1k, standard)->Unit(benchmark::kMillisecond);
-    RegisterBenchmark("deflate/compress/json_64k", compress, json_64k, standard)->Unit(benchmark::kMillisecond);
-    RegisterBenchmark("deflate/compress/json_1k_level1", compress, json_1k, fast)->Unit(benchmark::kMillisecond);
-    RegisterBenchmark("deflate/compress/json_64k_level1", compress, json_64k, fast)->Unit(benchmark::kMillisecond);
-    RegisterBenchmark("deflate/decompress/json_1k", decompress, json_1k, standard)->Unit(benchmark::kMillisecond);
-    RegisterBenchmark("deflate/decompress/json_64k", decompress, json_64k, standard)->Unit(benchmark::kMillisecond);
-    RegisterBenchmark("deflate/decompress/json_64k_level1", decompress, json_64k, fast)
-        ->Unit(benchmark::kMillisecond);
+    const auto add = [&](const std::string& name, const message_list& (*workload)(), sansws::deflate_settings s,
+                         bool inflate) {
+        table.push_back(name);
+        RegisterBenchmark(name.c_str(), inflate ? decompress : compress, workload, s)->Unit(benchmark::kMillisecond);
+    };
+    add("deflate/compress/json_1k", json_1k, standard, false);
+    add("deflate/compress/json_64k", json_64k, standard, false);
+    add("deflate/compress/json_1k_level1", json_1k, fast, false);
+    add("deflate/compress/json_64k_level1", json_64k, fast, false);
+    add("deflate/decompress/json_1k", json_1k, standard, true);
+    add("deflate/decompress/json_64k", json_64k, standard, true);
+    add("deflate/decompress/json_64k_level1", json_64k, fast, true);
     for (const int w : {9, 10, 12, 15})
         RegisterBenchmark(std::string("deflate/memory/window_").append(std::to_string(w)).c_str(), memory, w)
             ->Iterations(1);
-    return true;
-}();
+}
 
-}  // namespace
+}  // namespace bench

@@ -60,4 +60,8 @@ inline std::uint64_t fingerprint(sansws::bytes_view d) noexcept {
 /// default configuration (whole-message delivery, 16 MiB limit).
 std::unique_ptr<sansws::connection> open_server();
 
+/// The permessage-deflate benchmarks (deflate.cpp); their names are added
+/// to `table`, the summary table's rows.
+void register_deflate(std::vector<std::string>& table);
+
 }  // namespace bench

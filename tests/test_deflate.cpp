@@ -605,7 +605,7 @@ TEST_CASE("zlib memory grows with the window and the memory level") {
     }
 }
 
-TEST_CASE("settings zlib's raw DEFLATE cannot use are refused, not thrown") {
+TEST_CASE("RFC 7692 §7.1.2: settings zlib's raw DEFLATE cannot use (a window of 8 for compression) are refused") {
     for (const deflate_settings s : {deflate_settings{8, 8, -1}, deflate_settings{16, 8, -1}, deflate_settings{15, 0, -1},
                                      deflate_settings{15, 10, -1}, deflate_settings{15, 8, 10},
                                      deflate_settings{15, 8, -2}}) {
