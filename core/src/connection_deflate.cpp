@@ -149,8 +149,12 @@ void connection::end_inflated_message() {
 
 event connection::inflate_event() {
     if (!inflater_) {
-        inflater_ = std::make_unique<inflater>(cfg_.role == role::server ? deflate_->client_max_window_bits
-                                                                         : deflate_->server_max_window_bits);
+        // A window agreed at 8 bits is inflated with 9: zlib-based peers asked
+        // for 8 compress with 9 (zlib's own deflate never uses 256 bytes), and
+        // the extra 256 bytes cost nothing a conforming peer could notice.
+        const int agreed = cfg_.role == role::server ? deflate_->client_max_window_bits
+                                                     : deflate_->server_max_window_bits;
+        inflater_ = std::make_unique<inflater>(std::max(agreed, min_compress_window));
     }
     const bool streaming = cfg_.delivery == delivery_mode::streaming;
     const bool text = in_type_ == message_type::text;
