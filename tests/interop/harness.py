@@ -394,8 +394,8 @@ def expect_close(sock, code, timeout=10, reset_ok=False):
 
 # ---- permessage-deflate (RFC 7692) -----------------------------------------
 
-# Our programs' flags for it (the servers' policy, wscat's offer); see
-# deflate_settings.
+# What a sender takes off the end of a compressed message and the receiver
+# puts back before inflating (§7.2.1, §7.2.2).
 DEFLATE_TAIL = b"\x00\x00\xff\xff"
 
 
@@ -428,10 +428,12 @@ def format_offer(params):
 def deflate_settings(flags):
     """The permessage-deflate flags among `flags` (our programs' command
     line): {enabled, server_window, client_window, server_no_context,
-    client_no_context}; a window is None when its flag is absent."""
+    client_no_context}; a window is None when its flag is absent.
+    echo_server's --deflate-shared (one compressor for the connections of a
+    thread) implies --deflate-server-no-context."""
     flags = [str(f) for f in flags]
     got = {"enabled": "--no-deflate" not in flags, "server_window": None, "client_window": None,
-           "server_no_context": "--deflate-server-no-context" in flags,
+           "server_no_context": "--deflate-server-no-context" in flags or "--deflate-shared" in flags,
            "client_no_context": "--deflate-client-no-context" in flags}
     for i, flag in enumerate(flags[:-1]):
         if flag == "--deflate-server-window":
@@ -571,9 +573,9 @@ def deflate_bomb(inflated_size):
 
 def read_message(sock, inflater_for=None):
     """The next data message from the server over a raw socket, skipping
-    control frames: (opcode, data, compressed). `inflater_for(compressed)`
-    gives the zlib.decompressobj to inflate (see inflate) a message whose
-    first frame had RSV1."""
+    control frames: (opcode, data, compressed). `inflater_for()` gives the
+    zlib.decompressobj to inflate (see inflate) a message whose first frame
+    had RSV1: a new one, or the same one for context takeover."""
     opcode = None
     parts = []
     compressed = False
@@ -593,7 +595,7 @@ def read_message(sock, inflater_for=None):
             break
     data = b"".join(parts)
     if compressed:
-        data = inflate(data, inflater_for(compressed))
+        data = inflate(data, inflater_for())
     return opcode, data, compressed
 
 

@@ -5,9 +5,10 @@
   /usr/bin/python3 py_echo_server.py [--close-after-first] [--bad-frame masked|reserved] [--reject STATUS]
                                     [--subprotocol NAME] [--deflate SPEC]
 
-With --deflate it first logs 'open-extensions ANSWER' (the
-Sec-WebSocket-Extensions value it answered, or 'none') and ends each message
-line with 'deflated' or 'plain' (whether its first frame had RSV1).
+With --deflate it first logs 'open-offer OFFER' and 'open-extensions ANSWER'
+(the Sec-WebSocket-Extensions values received and answered, or 'none') and
+ends each message line with 'deflated' or 'plain' (whether its first frame
+had RSV1).
 """
 
 import argparse
@@ -78,6 +79,8 @@ async def main(args):
         if args.subprotocol:
             print(f"open {ws.subprotocol} {ws.request_headers.get('X-Test')}", flush=True)
         if args.deflate is not None:
+            offer = ", ".join(ws.request_headers.get_all("Sec-WebSocket-Extensions")) or "none"
+            print(f"open-offer {offer}", flush=True)
             print(f"open-extensions {ws.response_headers.get('Sec-WebSocket-Extensions', 'none')}", flush=True)
             compressed = log_compression(ws)
         try:

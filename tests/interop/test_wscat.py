@@ -27,6 +27,19 @@ SERVERS = {
 }
 
 
+
+def in_force(answer, offer):
+    """What wscat reports as agreed (bindings/README.md: every parameter in
+    force, both windows spelled out) for the server's `answer` to `offer`:
+    RFC 7692 §7.1.2, an absent window is 15 and the client's own window is
+    also bounded by what it offered."""
+    if answer is None:
+        return "none"
+    flags = "".join(f"; {f}" for f in ("server_no_context_takeover", "client_no_context_takeover") if f in answer)
+    server = int(answer.get("server_max_window_bits") or 15)
+    client = min(int(answer.get("client_max_window_bits") or 15), int((offer or {}).get("client_max_window_bits") or 15))
+    return f"permessage-deflate{flags}; server_max_window_bits={server}; client_max_window_bits={client}"
+
 def start_server(procs, impl, *flags):
     if impl == "node" and (NODE is None or not os.path.isdir(os.path.join(harness.HERE, "node_modules", "ws"))):
         raise AssertionError("node or the npm package ws is missing: ./dev deps installs them")
@@ -188,9 +201,10 @@ def rejected(impl):
 def deflate_lines(impl, spec, flags, answer, binary=False):
     """permessage-deflate between wscat (offering per `flags`) and a peer
     server configured by `spec` (its --deflate; the Node server then
-    compresses every message, as websockets always does): wscat prints the
-    answer the server logs, which is `answer` ({param: value or None}, None:
-    declined); every line comes back exactly. What arrived compressed (the
+    compresses every message, as websockets always does): the server got
+    the offer harness.wscat_offer says; wscat prints the answer the server
+    logs, which is `answer` ({param: value or None}, None: declined); every
+    line comes back exactly. What arrived compressed (the
     server logs it): nothing when wscat may not compress (declined, or a
     client window of 8: zlib has no 256-byte window), else at least each
     message of 1 KiB or more."""
@@ -220,14 +234,19 @@ def deflate_lines(impl, spec, flags, answer, binary=False):
             out = client.stdout()
             assert out == expected, f"stdout differs: {len(out)} bytes, expected {len(expected)}"
             events = server_events(server)
-            sent = events[0].removeprefix("open-extensions ")
+            offered = events[0].removeprefix("open-offer ")
+            offer = harness.wscat_offer(flags)
+            assert harness.parse_extensions(offered) == ([] if offer is None else [("permessage-deflate", offer)]), \
+                f"wscat {' '.join(flags)} offered {offered!r}, expected {offer}"
+            sent = events[1].removeprefix("open-extensions ")
             want = [] if answer is None else [("permessage-deflate", answer)]
             assert harness.parse_extensions(sent) == want, f"{impl} server answered {sent!r}, expected {want}"
             said = re.search(r"^wscat: extensions: (.*)$", client.stderr(), re.M)
             assert said, f"no 'wscat: extensions:' line: {client.stderr()}"
-            assert harness.parse_extensions(said.group(1)) == want, f"wscat saw {said.group(1)!r}, expected {want}"
+            assert said.group(1) == in_force(answer, offer), \
+                f"wscat printed {said.group(1)!r}; the {impl} server answered {sent!r}"
             kind = "binary" if binary else "text"
-            messages = events[1:-1]
+            messages = events[2:-1]
             assert [m.rsplit(" ", 1)[0] for m in messages] == [f"message {kind} {len(line)}" for line in lines], \
                 messages
             assert events[-1] == "closed 1000", events

@@ -120,7 +120,7 @@ function pong(ws) {
   return new Promise((res) => ws.once('pong', res));
 }
 
-const DEFLATE_SIZES = [0, 1, 63, 64, 125, 126, 1000, 65535, 65536, 1 << 20, 3 << 20];
+const DEFLATE_SIZES = [0, 1, 63, 64, 125, 126, 1000, 65535, 65536, 1 << 20];
 
 const cases = {
   'sizes-text': (url) => echoEach(url, SIZES.map(text)),
@@ -203,14 +203,18 @@ const cases = {
 
   // With permessage-deflate (the JSON argument): every size as mixed-width
   // text, JSON-like text and random bytes on one connection, then the
-  // fragmented, pipelined, ping and close cases, each on a connection of its own.
-  deflate: async (url) => {
-    const messages = [];
-    for (const make of [text, json, (n) => crypto.randomBytes(n)]) messages.push(...DEFLATE_SIZES.map(make));
-    await echoEach(url, messages);
-    for (const name of ['fragmented', 'pipelined-in-order', 'ping', 'close-client-first']) await cases[name](url);
-  },
+  // fragmented, pipelined, ping and close cases, each on a connection of its
+  // own. deflate-big: 3 MiB of each kind too.
+  deflate: (url) => deflateMatrix(url, DEFLATE_SIZES),
+  'deflate-big': (url) => deflateMatrix(url, [...DEFLATE_SIZES, 3 << 20]),
 };
+
+async function deflateMatrix(url, sizes) {
+  const messages = [];
+  for (const make of [text, json, (n) => crypto.randomBytes(n)]) messages.push(...sizes.map(make));
+  await echoEach(url, messages);
+  for (const name of ['fragmented', 'pipelined-in-order', 'ping', 'close-client-first']) await cases[name](url);
+}
 
 async function main() {
   const [url, name, deflateJson] = process.argv.slice(2);

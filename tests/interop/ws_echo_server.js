@@ -10,9 +10,10 @@
 // 'serverNoContextTakeover,serverMaxWindowBits=10,threshold=0'. Without
 // threshold it is 0 here (every message compressed; ws's own default is
 // 1024). ws's server itself has permessage-deflate off by default. With
-// --deflate the server first logs 'open-extensions ANSWER' (the
-// Sec-WebSocket-Extensions value it answered, or 'none') and ends each
-// message line with 'deflated' or 'plain' (whether it came compressed).
+// --deflate the server first logs 'open-offer OFFER' and 'open-extensions
+// ANSWER' (the Sec-WebSocket-Extensions values received and answered, or
+// 'none') and ends each message line with 'deflated' or 'plain' (whether it
+// came compressed).
 'use strict';
 
 const { WebSocketServer } = require('ws');
@@ -80,7 +81,10 @@ function logCompression(ws) {
 wss.on('listening', () => console.log(`listening on 127.0.0.1:${wss.address().port}`));
 wss.on('connection', (ws, req) => {
   const compression = deflateSpec === undefined ? null : logCompression(ws);
-  if (compression) console.log(`open-extensions ${answers.get(req)}`);
+  if (compression) {
+    console.log(`open-offer ${req.headers['sec-websocket-extensions'] ?? 'none'}`);
+    console.log(`open-extensions ${answers.get(req)}`);
+  }
   ws.on('message', (data, isBinary) => {
     let how = '';
     if (compression) {
