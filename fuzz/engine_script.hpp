@@ -1,6 +1,8 @@
 // The body of connection_server and connection_client: a script read from
 // the front of the input drives one connection through the harness of
-// connection_target.hpp; the rest of the input is the peer's bytes.
+// connection_target.hpp; the rest of the input is the peer's bytes. Also
+// the permessage-deflate settings and handshake forms that every engine
+// target reads from its input (roundtrip and split_invariance too).
 //
 // Input layout:
 //   byte 0   flags: 1 prefix a valid handshake to the peer's bytes (server:
@@ -14,7 +16,7 @@
 //            subprotocols, 32|64|128 all set: client without a host (setup
 //            error); 32 without both 64 and 128: permessage-deflate
 //            (RFC 7692), configured by the four bytes that follow
-//            (read_compression in connection_target.hpp); with flag 1 the
+//            (read_compression below); with flag 1 the
 //            prefix then carries the offer (server) or the answer (client)
 //            its byte z2 chooses
 //   byte 2   K, the script length; then K script bytes
@@ -31,6 +33,215 @@
 #include "connection_target.hpp"
 
 namespace fuzz {
+
+// ---- permessage-deflate settings (RFC 7692), shared with roundtrip and
+// split_invariance ---------------------------------------------------------
+
+/// RFC 6455 §1.3's request with `extensions` as Sec-WebSocket-Extensions
+/// lines (a server's prefix).
+inline std::string request_with(const std::vector<std::string>& extensions) {
+    std::string r(sample_request);
+    r.resize(r.size() - 2);  // before the blank line that ends the head
+    return r + extension_fields(extensions) + "\r\n";
+}
+
+/// Compression settings read from four input bytes:
+///   z0  the negotiation policy: server_max_window_bits 8 + (z0 & 7),
+///       client_max_window_bits 8 + (z0 >> 3 & 7), 64 server_no_context_takeover,
+///       128 client_no_context_takeover
+///   z1  tuning: & 3 threshold {64, 0, 1, 1000}; >> 2 & 3 stream_chunk
+///       {16384, 1, 7, 100}; >> 4 & 3 inflate cap {256 over 1 MiB, none,
+///       2 over 64 bytes, 1 over 0}; >> 6 level/mem_level {-1/8, 0/8, 1/1, 9/9}
+///   z2  the peer's side of the negotiation: & 15 the form of the offer
+///       (server, offer_lines) or of the answer (client, answer_form), >> 4 & 7
+///       a window step, 128 both no_context_takeover flags
+///   z3  & 3 a shared compressor {none, 9, 12, 15 window bits}; 4 an invalid
+///       setting (the connection must refuse its config: setup_error)
+struct compression_setup {
+    sansws::compression_config cfg;
+    std::uint8_t peer = 0;
+    int shared_window = 0;
+
+    /// Into `c`; the shared compressor, if any, lives in `owner`, which must
+    /// outlive the connection (compression_config::shared is not owned).
+    void apply(sansws::config& c, std::unique_ptr<sansws::deflater>& owner) const {
+        c.compression = cfg;
+        if (shared_window != 0) {
+            owner = std::make_unique<sansws::deflater>(
+                sansws::deflate_settings{shared_window, cfg.mem_level, cfg.level});
+            c.compression.shared = owner.get();
+        }
+    }
+};
+
+/// `for_roundtrip`: every message must arrive, so no inflate-ratio cap that
+/// ordinary data could trip and no invalid setting; pieces of 7 bytes at
+/// least.
+inline compression_setup read_compression(reader& in, bool for_roundtrip = false) {
+    const std::uint8_t z0 = in.u8(), z1 = in.u8(), z2 = in.u8(), z3 = in.u8();
+    compression_setup s;
+    sansws::compression_config& c = s.cfg;
+    c.negotiate.enabled = true;
+    c.negotiate.server_max_window_bits = static_cast<std::uint8_t>(8 + (z0 & 7));
+    c.negotiate.client_max_window_bits = static_cast<std::uint8_t>(8 + ((z0 >> 3) & 7));
+    c.negotiate.server_no_context_takeover = (z0 & 0x40) != 0;
+    c.negotiate.client_no_context_takeover = (z0 & 0x80) != 0;
+    static constexpr std::size_t thresholds[] = {64, 0, 1, 1000};
+    static constexpr std::size_t chunks[] = {16 * 1024, 1, 7, 100};
+    static constexpr int levels[][2] = {{-1, 8}, {0, 8}, {1, 1}, {9, 9}};
+    c.threshold = thresholds[z1 & 3];
+    c.stream_chunk = chunks[(z1 >> 2) & 3];
+    // A roundtrip carries up to 200 KB: one event per byte costs too much.
+    if (for_roundtrip) c.stream_chunk = std::max<std::size_t>(c.stream_chunk, 7);
+    switch ((z1 >> 4) & 3) {
+    case 1: c.max_inflate_ratio = 0; break;
+    case 2:
+        if (!for_roundtrip) {
+            c.max_inflate_ratio = 2;
+            c.inflate_ratio_floor = 64;
+        }
+        break;
+    case 3:
+        if (!for_roundtrip) {
+            c.max_inflate_ratio = 1;
+            c.inflate_ratio_floor = 0;
+        }
+        break;
+    default: break;
+    }
+    c.level = levels[z1 >> 6][0];
+    c.mem_level = levels[z1 >> 6][1];
+    s.peer = z2;
+    static constexpr int shared[] = {0, 9, 12, 15};
+    s.shared_window = shared[z3 & 3];
+    if ((z3 & 4) && !for_roundtrip) {
+        switch (z1 & 3) {
+        case 0: c.negotiate.server_max_window_bits = 16; break;
+        case 1: c.negotiate.client_max_window_bits = 7; break;
+        case 2: c.mem_level = 0; break;
+        default: c.stream_chunk = 0; break;
+        }
+    }
+    return s;
+}
+
+/// The offer a client sends a server, as Sec-WebSocket-Extensions lines,
+/// chosen by `peer` (compression_setup): none, plain, the common browser
+/// offers, every parameter, several offers with bad ones first (RFC 7692
+/// §5.1: the server goes on with the next), malformed lists and values.
+/// Whatever the offer, the harness checks the 101 against the parameters
+/// the server then works with.
+inline std::vector<std::string> offer_lines(std::uint8_t peer) {
+    const std::string pmd = "permessage-deflate";
+    const std::string w = std::to_string(std::max(8, 15 - ((peer >> 4) & 7)));
+    const std::string flags = (peer & 0x80) ? "; server_no_context_takeover; client_no_context_takeover" : "";
+    switch (peer & 15) {
+    case 0: return {};
+    case 1: return {pmd};
+    case 2: return {pmd + "; client_max_window_bits"};
+    case 3: return {pmd + flags + "; server_max_window_bits=" + w + "; client_max_window_bits=" + w};
+    case 4: return {pmd + "; foo, " + pmd + flags + "; server_max_window_bits=" + w + "; client_max_window_bits"};
+    case 5: return {pmd + flags + "; server_max_window_bits=" + w};
+    case 6: return {"x-webkit-deflate-frame, " + pmd + "; client_max_window_bits=" + w};
+    case 7: return {pmd + "; server_max_window_bits"};
+    case 8: return {pmd + ";;"};
+    case 9: return {pmd + "; server_max_window_bits=\"" + w + "\"; client_max_window_bits"};
+    case 10: return {pmd + "; server_max_window_bits=8; client_max_window_bits=8"};
+    case 11: return {"PerMessage-Deflate ;Client_Max_Window_Bits ; SERVER_NO_CONTEXT_TAKEOVER"};
+    case 12: return {"x-foo", pmd + flags + "; client_max_window_bits"};
+    case 13: return {pmd + "; client_no_context_takeover"};
+    case 14: return {pmd + "; server_max_window_bits=16, " + pmd + "; client_max_window_bits=" + w};
+    default: return {pmd + "; client_max_window_bits=" + w + "; client_max_window_bits"};
+    }
+}
+
+/// A server's answer to a client's offer, chosen by `peer`: the lines, and
+/// what the client must make of them. Valid answers (§7.1) must be
+/// accepted with exactly the parameters they state; invalid ones (unknown
+/// or repeated parameters, bad values, windows above the offer, a required
+/// parameter missing, an extension not offered, two answers, bad syntax)
+/// must fail the handshake (§7.1: "_Fail the WebSocket Connection_").
+struct answer_form {
+    std::vector<std::string> lines;
+    bool valid = true;
+    std::optional<sansws::deflate_params> params;
+};
+
+inline answer_form make_answer(std::uint8_t peer, const sansws::deflate_options& offered) {
+    const int s = offered.server_max_window_bits, c = offered.client_max_window_bits;
+    const int k = (peer >> 4) & 7;
+    const bool flags = (peer & 0x80) != 0;
+    const int sw = std::max(8, s - k), cw = std::max(8, c - k);
+    const std::string pmd = "permessage-deflate";
+    // §7.1.1.1: a server accepts an offered server_no_context_takeover by
+    // answering it, and §7.1.2.1: an offered server_max_window_bits by
+    // answering a value no larger. Valid forms always do both.
+    const std::string snct = offered.server_no_context_takeover ? "; server_no_context_takeover" : "";
+    const std::string server_window = s < 15 ? "; server_max_window_bits=" + std::to_string(s) : "";
+    auto n = [](int v) { return std::to_string(v); };
+    answer_form a;
+    sansws::deflate_params p;
+    p.server_no_context_takeover = offered.server_no_context_takeover;
+    p.server_max_window_bits = static_cast<std::uint8_t>(s);
+    p.client_max_window_bits = static_cast<std::uint8_t>(c);
+    auto invalid = [&](std::vector<std::string> lines) {
+        a.lines = std::move(lines);
+        a.valid = false;
+        return a;
+    };
+    switch (peer & 15) {
+    case 0: return a;  // declined: no compression (RFC 7692 §5)
+    case 1: a.lines = {pmd + snct + server_window}; break;
+    case 2:
+        a.lines = {pmd + (flags || !snct.empty() ? "; server_no_context_takeover" : "") +
+                   (flags ? "; client_no_context_takeover" : "") + "; server_max_window_bits=" + n(sw) +
+                   "; client_max_window_bits=" + n(cw)};
+        p.server_no_context_takeover = flags || offered.server_no_context_takeover;
+        p.client_no_context_takeover = flags;
+        p.server_max_window_bits = static_cast<std::uint8_t>(sw);
+        p.client_max_window_bits = static_cast<std::uint8_t>(cw);
+        break;
+    case 3:
+        // Parameter names are case-insensitive (extensions.cpp; the client
+        // matches the extension name itself exactly against its offer);
+        // whitespace around ";" is allowed.
+        a.lines = {pmd + " ; Client_Max_Window_Bits=" + n(cw) + snct + " ;SERVER_MAX_WINDOW_BITS=" + n(sw)};
+        p.server_max_window_bits = static_cast<std::uint8_t>(sw);
+        p.client_max_window_bits = static_cast<std::uint8_t>(cw);
+        break;
+    case 4:
+        // A value may be a quoted-string (RFC 6455 §9.1).
+        a.lines = {pmd + snct + "; server_max_window_bits=\"" + n(sw) + "\"; client_no_context_takeover"};
+        p.server_max_window_bits = static_cast<std::uint8_t>(sw);
+        p.client_no_context_takeover = true;
+        break;
+    case 5:
+        // Windows of 8 bits (zlib cannot compress with them: §6 lets that
+        // side send uncompressed messages).
+        a.lines = {pmd + snct + "; server_max_window_bits=8; client_max_window_bits=8"};
+        p.server_max_window_bits = p.client_max_window_bits = 8;
+        break;
+    case 6:
+        // §7.1.1.1: the server may add server_no_context_takeover unasked.
+        a.lines = {pmd + "; server_no_context_takeover" + server_window};
+        p.server_no_context_takeover = true;
+        break;
+    case 7: return invalid({pmd + server_window + "; foo=1"});
+    case 8:
+        return invalid({k & 1 ? pmd + server_window + "; client_no_context_takeover; client_no_context_takeover"
+                              : pmd + server_window + "; server_no_context_takeover=1"});
+    case 9: return invalid({pmd + "; server_max_window_bits=" + n(s < 15 ? s + 1 : 16)});
+    case 10: return invalid({pmd + server_window + "; client_max_window_bits=" + n(c < 15 ? c + 1 : 16)});
+    case 11: return invalid({pmd + "; server_max_window_bits"});
+    case 12: return invalid({"x-foo"});
+    case 13: return invalid({pmd + server_window, pmd + server_window});
+    case 14: return invalid({pmd + server_window + "; a=\"1"});
+    default:
+        return invalid({k & 1 || s == 15 ? pmd + server_window + "; client_max_window_bits" : pmd});
+    }
+    a.params = p;
+    return a;
+}
 
 /// Script operation 8 with bit 64: a prepared (broadcast) message, text with
 /// bit 128: n % 48 script bytes repeated 1 + n / 48 times (so that it may

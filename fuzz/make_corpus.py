@@ -19,7 +19,7 @@ CORPUS = HERE / "corpus"
 # RFC 6455 §5.7's masking key, and the §1.3 handshake.
 KEY = bytes([0x37, 0xFA, 0x21, 0x3D])
 SAMPLE_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
-SAMPLE_ACCEPT = "s3pPLMBiTxaQ9kYGJRzK+xOo="
+SAMPLE_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="  # RFC 6455 §1.3
 
 CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 OPCODES = [CONT, TEXT, BINARY, CLOSE, PING, PONG, 0x3, 0xB]
@@ -274,7 +274,7 @@ def deflated(data, wbits=15):
 
 def zbytes(server_bits=15, client_bits=15, snct=False, cnct=False, threshold=0, chunk=0, cap=0, level=0,
            form=0, step=0, peer_flags=False, shared=0, invalid=False, side_off=False):
-    """The four compression bytes of read_compression (connection_target.hpp).
+    """The four compression bytes of read_compression (engine_script.hpp).
     threshold {64, 0, 1, 1000}, chunk {16384, 1, 7, 100}, cap {256 over 1 MiB,
     none, 2 over 64, 1 over 0}, level/mem_level {-1/8, 0/8, 1/1, 9/9}: indexes;
     form: the offer (server) or answer (client) in the prefix; shared
@@ -296,7 +296,7 @@ JSON = b'{"id": 1, "name": "sansws", "tags": ["a", "b", "c"], "ok": true}' * 4
 
 def answer_length(ext_lines):
     """Length of the 101 the client harness answers with (answer_for)."""
-    return len(http(response(extra=["Sec-WebSocket-Extensions: " + e for e in ext_lines])))
+    return len(http(response(key_accept="A" * 28, extra=["Sec-WebSocket-Extensions: " + e for e in ext_lines])))
 
 
 def server_inputs():
@@ -382,7 +382,7 @@ def server_deflate_inputs():
         engine_z(1 | 32 | 64, zbytes(form=5, step=7, threshold=1), peer=frag),  # window 8: sent uncompressed
         engine_z(0, zbytes(invalid=True), peer=hello_z),  # setup error
         engine_z(0, zbytes(invalid=True, threshold=3), peer=hello_z),
-        *[engine_z(1, zbytes(form=f, step=3, peer_flags=True), peer=hello_z) for f in (4, 7, 8, 10, 11, 14)],
+        *[engine_z(1, zbytes(form=f, step=3, peer_flags=True), peer=hello_z) for f in (4, 8, 11)],
         # The request in the peer's bytes, accepted by the script.
         engine_z(0, zbytes(), script=receive_exactly(256) + receive_exactly(len(request_z) - 256) + bytes([0x0D]),
                  peer=request_z + hello_z),
@@ -391,7 +391,9 @@ def server_deflate_inputs():
 
 def client_inputs():
     hello = frame(TEXT, b"Hello")
-    up = receive_exactly(len(http(response())))  # with flag 1: the 101, same length for any key
+    # With flag 1: the 101, the same length for any key (an accept value is
+    # 28 characters, as SAMPLE_ACCEPT).
+    up = receive_exactly(answer_length([]))
     return [engine_input(1, peer=f) for f in frames_for(None)] + [
         engine_input(0, peer=http(["HTTP/1.1 403 Forbidden", "Content-Length: 5"], b"nope!")),
         engine_input(128, 2, peer=http(["HTTP/1.1 500 Oops"], b"x" * 40)),
@@ -404,6 +406,49 @@ def client_inputs():
         engine_input(1 | 16, 4, script=up + bytes([0x0C, 3, 0x1C, 4, 0x1C, 7])),
         engine_input(1, 4, script=up + bytes([0x1B, 0, 0, 0x0C, 5, 0x0C, 7])),
         engine_input(0, 0xE0, peer=hello),  # no host: setup error
+    ] + client_deflate_inputs()
+
+
+def client_deflate_inputs():
+    """permessage-deflate in the client role: with flag 1 the harness answers
+    with the form z2 chooses (make_answer: valid ones must be taken as they
+    stand, invalid ones must fail the handshake); the server's frames are
+    compressed."""
+    hello_z = bytes.fromhex("c107f248cdc9c90700")  # §7.2.3.1
+    ctx = Deflater()
+    two = frame(TEXT, ctx(JSON), rsv=RSV1) + frame(BINARY, ctx(JSON), rsv=RSV1)
+    jz = deflated(JSON)
+    frag = frame(TEXT, jz[:10], fin=False, rsv=RSV1) + frame(PING, b"p") + frame(CONT, jz[10:])
+    fresh = Deflater(10, takeover=False)
+    narrow = frame(TEXT, fresh(JSON), rsv=RSV1) + frame(TEXT, fresh(JSON), rsv=RSV1)
+    plain = zbytes(form=1)
+    up = receive_exactly(answer_length(["permessage-deflate"]))
+    sends = (bytes([0x16, 2 + 48]) + b"hi" + bytes([0x17, 3 + 96]) + b"abc"
+             + bytes([0x46, 3 + 48]) + b"abc" + bytes([0x19, 1]) + b"p" + bytes([0x16, 2 + 96]) + b"de"
+             + bytes([0xD8, 10 + 3 * 48]) + b"0123456789" + bytes([0x02])
+             + bytes([0x1B, 0, 3]) + b"bye")
+    return [
+        engine_z(1, plain, peer=hello_z),
+        engine_z(1, plain, peer=two + frag),
+        engine_z(1 | 2, zbytes(form=1, chunk=2), peer=two + frag),  # streamed 7 bytes at a time
+        # Both windows 10 and both no_context_takeover, answered (form 2).
+        engine_z(1, zbytes(form=2, step=5, peer_flags=True), peer=narrow + frag),
+        # §7.1.1.1: server_no_context_takeover answered unasked (form 6).
+        engine_z(1, zbytes(form=6), peer=frame(TEXT, Deflater(takeover=False)(JSON), rsv=RSV1) * 2),
+        # Windows of 8 bits: the client sends uncompressed, inflates with 256 bytes.
+        engine_z(1 | 32, zbytes(form=5, threshold=1), peer=frame(BINARY, deflated(b"Hello" * 3, 9), rsv=RSV1)),
+        engine_z(1, zbytes(form=0), peer=hello_z),  # declined: RSV1 is 1002
+        engine_z(1, plain, peer=frame(PING, b"", rsv=RSV1)),  # 1002
+        engine_z(1, plain, peer=frame(BINARY, b"\x02\xff\xff\xff", rsv=RSV1)),  # 1007
+        engine_z(1 | 4, plain, peer=frame(BINARY, deflated(bytes(50000)), rsv=RSV1)),  # 1009
+        engine_z(1, plain, script=up + sends, peer=hello_z + frame(CLOSE, close_body(1000))),
+        engine_z(1 | 32, zbytes(form=2, peer_flags=True, shared=3, threshold=1),
+                 peer=frame(TEXT, Deflater(takeover=False)(JSON), rsv=RSV1) * 2 + hello_z),
+        engine_z(0, zbytes(invalid=True, threshold=3)),  # setup error: no request at all
+        # Answers the client must refuse (§7.1).
+        *[engine_z(1, zbytes(form=f, step=1), peer=hello_z) for f in (7, 9, 12, 13, 14)],
+        engine_z(1, zbytes(client_bits=10, form=10), peer=hello_z),  # client window above its offer
+        engine_z(1, zbytes(server_bits=12, snct=True, form=1), peer=hello_z),
     ]
 
 
@@ -428,6 +473,26 @@ def roundtrip_inputs():
         b"\x01" + large(7, 0, 3) + ping(b"", tag=0xC2),
         b"\x02" + binary(b"zero-copy" * 3, 0, tag=0xE1) + large(3, 200, 0, tag=0xE3),
         b"\x00" + text(60, 3, tag=0x00) + text(60, 3, tag=0x80) + ping(b"q" * 125),
+    ] + [
+        # permessage-deflate (byte 0 & 4; then the client's and the server's
+        # compression bytes). Tag bits 0x0C: 4 on, 8 off, 12 prepared.
+        b"\x04" + zbytes() + zbytes() + text(40) + binary(JSON[:200]) + ping(b"p") + text(100, tag=0xC0),
+        b"\x07" + zbytes(chunk=2) + zbytes(chunk=2, threshold=1) + text(60, 3, tag=0x44) + text(60, 0, tag=0x48)
+        + binary(JSON[:150], 2, tag=0xC5) + large(3, 200, 0, tag=0x43) + ping(b"", tag=0xC2),
+        # Windows 9..12, no context takeover both ways, a shared compressor,
+        # prepared messages (their window may exceed the agreed one).
+        b"\x04" + zbytes(server_bits=9, client_bits=12, cnct=True) + zbytes(server_bits=10, client_bits=9, snct=True,
+                                                                            shared=1)
+        + text(100, 0, tag=0x4C) + large(4, 255, 0, tag=0xCF) + binary(b"xyz" * 40, 2, tag=0x45)
+        + large(7, 0, 3, tag=0x43) + text(30, 0, tag=0xCC) + text(30, 0, tag=0x0C),
+        b"\x04" + zbytes(side_off=True) + zbytes() + text(40, 0, tag=0x44) + text(40, 0, tag=0xC4),
+        # The server limited to 8 bits: it sends uncompressed (zlib cannot).
+        b"\x05" + zbytes(server_bits=8) + zbytes() + text(80, 1, tag=0xC4) + text(80, 1, tag=0x44)
+        + text(80, 0, tag=0xCC),
+        b"\x06" + zbytes(level=2) + zbytes(level=3, threshold=2) + large(3, 100) + binary(b"", 0, tag=0x45)
+        + text(0, 0, tag=0xC4) + binary(b"a", 0, tag=0xC1),
+        b"\x04" + zbytes(threshold=1) + zbytes(threshold=3, level=1) + binary(b"zero-copy" * 3, 0, tag=0xE1)
+        + large(3, 200, 0, tag=0xE3) + large(6, 0, 1, tag=0xE7),
     ]
 
 
@@ -444,6 +509,39 @@ def split_inputs():
         bytes([0]) + http(REQUEST) + frame(TEXT, b"early", mask=k),
         bytes([8]) + http(REQUEST)[:50],
         bytes([4]) + http(["HTTP/1.1 403 Forbidden", "Content-Length: 5"], b"nope!"),
+    ] + split_deflate_inputs()
+
+
+def split_deflate_inputs():
+    """permessage-deflate (flag 32 and the four compression bytes): compressed
+    messages whole and in pieces, streamed in small chunks, and the failures
+    (1002, 1007, 1009) that must not depend on the split."""
+    k = KEY
+    ctx = Deflater()
+    two = frame(TEXT, ctx(JSON), mask=k, rsv=RSV1) + frame(BINARY, ctx(JSON), mask=k, rsv=RSV1)
+    jz = deflated(JSON)
+    frag = (frame(TEXT, jz[:10], fin=False, mask=k, rsv=RSV1) + frame(PING, b"p", mask=k)
+            + frame(CONT, jz[10:], mask=k))
+    bomb = frame(BINARY, deflated(bytes(100000)), mask=k, rsv=RSV1)
+    fresh = Deflater(12, takeover=False)
+    to_client = (frame(TEXT, fresh(JSON), rsv=RSV1) + frame(PING, b"x")
+                 + frame(TEXT, fresh(JSON)[:7], fin=False, rsv=RSV1) + frame(CONT, fresh(JSON)[7:])
+                 + frame(CLOSE, close_body(1000)))
+    greek = "κόσμε".encode() * 20
+    plain = zbytes(form=1)
+    return [
+        bytes([1 | 32]) + plain + two + frag,
+        bytes([1 | 2 | 32]) + zbytes(form=1, chunk=1) + two + frag,
+        bytes([1 | 2 | 32]) + zbytes(form=1, chunk=3) + frame(TEXT, deflated(greek), mask=k, rsv=RSV1),
+        bytes([1 | 16 | 32]) + plain + bomb,
+        bytes([1 | 2 | 32]) + zbytes(form=1, cap=2, chunk=3) + bomb,
+        bytes([1 | 4 | 32]) + zbytes(form=2, step=3, peer_flags=True) + to_client,
+        bytes([1 | 2 | 32]) + zbytes(form=1, chunk=2) + frame(TEXT, jz[:20] + b"\xff" * 8, mask=k, rsv=RSV1),
+        bytes([1 | 2 | 32]) + zbytes(form=1, chunk=2)
+        + frame(TEXT, deflated(greek + b"\xed\xa0\x80"), mask=k, rsv=RSV1),
+        bytes([1 | 32 | 8]) + plain + frame(TEXT, jz[:30], fin=False, mask=k, rsv=RSV1),
+        bytes([1 | 32]) + plain + frame(PING, b"", mask=k, rsv=RSV1),
+        bytes([1 | 32]) + zbytes(form=0) + two,
     ]
 
 

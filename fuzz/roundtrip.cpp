@@ -11,7 +11,7 @@
 // Input: byte 0 chooses streaming delivery (1: on the server, 2: on the
 // client) and 4: permessage-deflate, configured by eight more bytes: the
 // client's four, then the server's (read_compression in
-// connection_target.hpp; here z2 & 1 turns that side's compression off and
+// engine_script.hpp; here z2 & 1 turns that side's compression off and
 // no setting trips on ordinary data); then items, each a tag byte and its
 // arguments:
 //   tag & 0x80      direction: 0 client to server, 1 server to client
@@ -23,7 +23,7 @@
 //                   bytes), 2 ping (u8 bytes, at most 125), 3 large binary
 //                   (a size class u8 % 8 and u8 more bytes)
 //   then, except for pings, a byte: % 4 extra fragments
-#include "connection_target.hpp"
+#include "engine_script.hpp"
 
 namespace {
 
@@ -182,9 +182,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::vector<bool> rsv_to_server, rsv_to_client;
 
     std::vector<record> to_server, to_client, client_pongs, server_pongs;
-    // Tiny inflated pieces make an event per few bytes: less bulk then.
-    const bool tiny_pieces = deflate && std::min(zc.cfg.stream_chunk, zs.cfg.stream_chunk) < 100;
-    std::size_t large_budget = tiny_pieces ? 20'000 : 200'000;
+    // Tiny inflated pieces make an event per few bytes: far less bulk then,
+    // for every kind of message.
+    const bool tiny_pieces = deflate && (((modes & 1) && zs.cfg.stream_chunk < 100) ||
+                                         ((modes & 2) && zc.cfg.stream_chunk < 100));
+    std::size_t large_budget = tiny_pieces ? 4'000 : 200'000;
+    std::size_t bulk_budget = tiny_pieces ? 8'000 : std::numeric_limits<std::size_t>::max();
     while (!in.empty()) {
         const std::uint8_t tag = in.u8();
         const bool from_client = (tag & 0x80) == 0;
@@ -243,6 +246,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         }
         if ((tag & 3) != 2) {
+            if (payload.size() > bulk_budget) {
+                // Cut on a code point boundary: the text stays UTF-8.
+                std::size_t keep = bulk_budget;
+                while (keep > 0 && (std::to_integer<unsigned>(payload[keep]) & 0xC0) == 0x80) --keep;
+                payload.resize(keep);
+            }
+            bulk_budget -= payload.size();
             const std::size_t extra = in.u8() % 4;
             if (extra == 0 && type == message_type::binary && !payload.empty() && (tag & 0x20)) {
                 std::vector<std::byte> moved = payload;

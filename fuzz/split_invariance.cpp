@@ -6,11 +6,11 @@
 // request, accepted on arrival; client: the 101 for its key), 2 streaming
 // delivery, 4 client role, 8 end of transport after the last byte, 16 tiny
 // max_message_size, 32 permessage-deflate (RFC 7692) configured by the four
-// bytes that follow (read_compression in connection_target.hpp; with flag 1
+// bytes that follow (read_compression in engine_script.hpp; with flag 1
 // the prefix carries the offer or the answer its byte z2 chooses); the rest
 // is the peer's bytes. Compressed messages are inflated in pieces of
 // stream_chunk or as the input allows: only the merged pieces are compared.
-#include "connection_target.hpp"
+#include "engine_script.hpp"
 
 namespace {
 

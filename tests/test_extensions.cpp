@@ -552,6 +552,8 @@ TEST_CASE("RFC 7692 §7.1: the client's offer for each option combination") {
 }
 
 TEST_CASE("RFC 7692 §7.1: the client fails the connection on a bad answer") {
+    deflate_options snct = enabled();
+    snct.server_no_context_takeover = true;
     deflate_options s10 = enabled();
     s10.server_max_window_bits = 10;
     deflate_options c10 = enabled();
@@ -588,6 +590,9 @@ TEST_CASE("RFC 7692 §7.1: the client fails the connection on a bad answer") {
         {"permessage-deflate; server_max_window_bits=11", s10, "server_max_window_bits above the offered limit"},
         {"permessage-deflate; server_max_window_bits=15", s10, "server_max_window_bits above the offered limit"},
         {"permessage-deflate", s10, "server_max_window_bits missing from the answer"},
+        // §7.1.1.1: asked for, server_no_context_takeover must be answered.
+        {"permessage-deflate", snct, "server_no_context_takeover missing from the answer"},
+        {"permessage-deflate; client_no_context_takeover", snct, "server_no_context_takeover missing from the answer"},
         // §7.1.2.2: client_max_window_bits in an answer carries a valid value,
         // not above the one offered.
         {"permessage-deflate; client_max_window_bits", enabled(), "client_max_window_bits without a value"},

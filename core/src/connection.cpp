@@ -405,6 +405,8 @@ event connection::frame_event() {
             // buffer (or the streaming chunk); an empty final frame still
             // ends the message.
             if (h.masked) apply_mask(piece.payload, h.key, phase);
+            // The inflate-ratio cap compares with declared frame lengths.
+            if (piece.first) z_in_total_ = std::min(z_in_total_ + h.payload_length, std::uint64_t{1} << 63);
             z_in_ = piece.payload;
             z_end_ = ends_message;
             z_pending_ = true;

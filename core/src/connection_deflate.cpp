@@ -3,6 +3,7 @@
 // sent ones, prepared (broadcast) messages and memory accounting. The
 // transform itself is deflate.cpp; the header grammar is extensions.cpp.
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 
@@ -162,32 +163,46 @@ event connection::inflate_event() {
         const mutable_bytes room = message_room();
         const inflater::result r = inflater_->inflate(z_in_, room, z_end_);
         z_in_ = z_in_.subspan(r.consumed);
-        if (r.st == inflater::status::error) {
-            z_pending_ = false;
-            return fail(violation::invalid_compressed_data);
-        }
-        const mutable_bytes out = room.first(r.produced);
-        z_in_total_ += r.consumed;
+        mutable_bytes out = room.first(r.produced);
         z_out_total_ += r.produced;
+        // Failures are decided in the order of the inflated bytes, so the
+        // same message fails the same way however its input was split: bad
+        // UTF-8 within the limit, then the limit, then bad DEFLATE data
+        // (which lies after every byte it let through).
+        bool too_big = false;
         if (!streaming) {
-            msg_size_ += r.produced;
-            if (msg_size_ > cfg_.max_message_size) {
-                z_pending_ = false;
-                return fail(violation::message_too_big);
+            const std::uint64_t limit = cfg_.max_message_size;
+            if (msg_size_ + out.size() > limit) {
+                out = out.first(static_cast<std::size_t>(limit - msg_size_));
+                too_big = true;
             }
-        } else if (const std::uint32_t ratio = cfg_.compression.max_inflate_ratio;
-                   ratio != 0 && z_out_total_ > cfg_.compression.inflate_ratio_floor &&
-                   z_out_total_ / ratio > z_in_total_) {
-            // No message limit in streaming delivery: cap the amplification
-            // a small input may cause instead.
-            z_pending_ = false;
-            return fail(violation::message_too_big);
+            msg_size_ += out.size();
+        } else if (const std::uint32_t ratio = cfg_.compression.max_inflate_ratio; ratio != 0) {
+            // No message limit in streaming delivery: cap the amplification a
+            // small input may cause instead. The compressed size is what the
+            // frame headers declared, not what has arrived, so where the
+            // reads ended does not matter.
+            const std::uint64_t scaled =
+                z_in_total_ > UINT64_MAX / ratio ? UINT64_MAX : z_in_total_ * ratio;
+            const std::uint64_t allowed = std::max(cfg_.compression.inflate_ratio_floor, scaled);
+            if (z_out_total_ > allowed) {
+                out = out.first(static_cast<std::size_t>(out.size() - (z_out_total_ - allowed)));
+                too_big = true;
+            }
         }
+        const bool done = r.st == inflater::status::message_done && !too_big;
         // §8.1 after inflation (RFC 7692 §7.2.2), incrementally.
-        const bool done = r.st == inflater::status::message_done;
         if (text && (!in_utf8_.feed(out) || (done && !in_utf8_.complete()))) {
             z_pending_ = false;
             return fail(violation::invalid_utf8);
+        }
+        if (too_big) {
+            z_pending_ = false;
+            return fail(violation::message_too_big);
+        }
+        if (r.st == inflater::status::error) {
+            z_pending_ = false;
+            return fail(violation::invalid_compressed_data);
         }
         if (r.st == inflater::status::need_input) z_pending_ = false;
         if (streaming) {

@@ -326,6 +326,12 @@ std::optional<deflate_params> check_deflate_answer(const extension_offer& answer
     const std::uint8_t offered_server = clamp_window(offered.server_max_window_bits);
     const std::uint8_t offered_client = clamp_window(offered.client_max_window_bits);
 
+    // §7.1.1.1: a server accepts an offer with server_no_context_takeover by
+    // answering it; an answer without it accepted no offer we made.
+    if (offered.server_no_context_takeover && !f.server_no_context_takeover) {
+        reason = "server_no_context_takeover missing from the answer";
+        return std::nullopt;
+    }
     deflate_params p;
     p.server_no_context_takeover = f.server_no_context_takeover;
     p.client_no_context_takeover = f.client_no_context_takeover;

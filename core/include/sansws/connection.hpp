@@ -79,8 +79,9 @@ struct compression_config {
     /// compression::automatic compresses whole messages this large or larger.
     std::size_t threshold = 64;
     /// Streaming delivery (which has no message limit): fail with 1009 once a
-    /// message has inflated to more than inflate_ratio_floor bytes and to more
-    /// than max_inflate_ratio times its compressed size. 0: no ratio cap.
+    /// message has inflated to more than inflate_ratio_floor bytes and more
+    /// than max_inflate_ratio times the compressed length its frames declared
+    /// so far. 0: no ratio cap.
     std::uint32_t max_inflate_ratio = 256;
     std::uint64_t inflate_ratio_floor = 1024 * 1024;
     /// Streaming delivery: the largest piece of inflated data per event.
@@ -349,7 +350,7 @@ private:
     bool z_pending_ = false;                 // inflate_event() has work before more parsing
     bool in_compressed_ = false;             // the incoming message has RSV1 (RFC 7692 §6)
     bool out_compressed_ = false;            // the outgoing message is compressed
-    std::uint64_t z_in_total_ = 0;           // compressed bytes of the incoming message
+    std::uint64_t z_in_total_ = 0;           // compressed length its frames declared so far
     std::uint64_t z_out_total_ = 0;          // inflated bytes of the incoming message
 
     // time
