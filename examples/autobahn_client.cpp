@@ -9,23 +9,18 @@
 #include <functional>
 #include <string>
 
-#include <sansws/epoll.hpp>
-
 #include "cli.hpp"
 
 namespace {
 
 constexpr std::string_view usage =
     "autobahn_client --url ws://127.0.0.1:9001 --agent NAME [--cases N] [--no-deflate | --deflate-...]\n"
+    "                [--io epoll|io_uring]\n"
     "  --url URL                    the fuzzing server\n"
     "  --agent NAME                 name under which results are reported (default sansws)\n"
     "  --cases N                    run only the first N cases\n"
-    CLI_DEFLATE_USAGE;
-
-sansws::epoll::loop* the_loop = nullptr;
-void stop() noexcept {
-    if (the_loop) the_loop->stop();
-}
+    CLI_DEFLATE_USAGE "\n"
+    CLI_IO_USAGE;
 
 /// RFC 3986 percent-encoding of everything but unreserved characters.
 std::string encode(std::string_view s) {
@@ -44,9 +39,10 @@ std::string encode(std::string_view s) {
     return out;
 }
 
+template <class Loop>
 class driver {
 public:
-    driver(sansws::epoll::loop& l, std::string base, std::string agent, unsigned limit,
+    driver(Loop& l, std::string base, std::string agent, unsigned limit,
            const sansws::deflate_options& deflate)
         : loop_(l), base_(std::move(base)), agent_(encode(agent)), limit_(limit) {
         opts_.engine.max_message_size = 64 * 1024 * 1024;
@@ -114,14 +110,31 @@ private:
 
     bool stopped() const { return cli::detail::signals.load() > 0 || status_ != 0; }
 
-    sansws::epoll::loop& loop_;
+    Loop& loop_;
     std::string base_;
     std::string agent_;
     unsigned limit_;
     unsigned count_ = 0;
     int status_ = 0;
-    sansws::epoll::connect_options opts_;
+    sansws::connect_options opts_;
 };
+
+/// Run the cases on the chosen binding: the exit status.
+template <class Loop>
+int run(const std::string& base, const std::string& agent, unsigned limit, const sansws::deflate_options& deflate) {
+    Loop loop;
+    std::string error;
+    if (!cli::usable(loop, error)) {
+        std::fprintf(stderr, "autobahn_client: %s\n", error.c_str());
+        return 1;
+    }
+    driver<Loop> d(loop, base, agent, limit, deflate);
+    const cli::stop_on_termination stopper(loop);
+    d.start();
+    loop.run();
+    if (cli::detail::signals.load() > 0) return 130;
+    return d.status();
+}
 
 }  // namespace
 
@@ -131,11 +144,12 @@ int main(int argc, char** argv) {
     unsigned limit = 0;
     sansws::deflate_options deflate;
     deflate.enabled = true;  // offered by default, as browsers do
+    cli::io_kind io = cli::io_kind::epoll;
     while (a.next()) {
         if (a.is("--url")) url = a.value();
         else if (a.is("--agent")) agent = a.value();
         else if (a.is("--cases")) limit = static_cast<unsigned>(a.number(1, 1'000'000));
-        else if (!cli::deflate_flag(a, deflate)) a.unknown();
+        else if (!cli::deflate_flag(a, deflate) && !cli::io_flag(a, io)) a.unknown();
     }
     if (url.empty()) a.fail("--url is required");
     if (agent.empty()) a.fail("--agent needs a name");
@@ -146,12 +160,6 @@ int main(int argc, char** argv) {
     std::string base = url.substr(0, url.find('?'));
     while (base.ends_with('/')) base.pop_back();
 
-    sansws::epoll::loop loop;
-    driver d(loop, base, agent, limit, deflate);
-    the_loop = &loop;
-    cli::on_termination(stop);
-    d.start();
-    loop.run();
-    if (cli::detail::signals.load() > 0) return 130;
-    return d.status();
+    return io == cli::io_kind::io_uring ? run<sansws::io_uring::loop>(base, agent, limit, deflate)
+                                        : run<sansws::epoll::loop>(base, agent, limit, deflate);
 }

@@ -5,17 +5,16 @@
 #include <map>
 #include <string>
 
-#include <sansws/epoll.hpp>
-
 #include "cli.hpp"
 
 namespace {
 
 constexpr std::string_view usage =
-    "chat_server --port P [--host H] [--no-deflate | --deflate-...]\n"
+    "chat_server --port P [--host H] [--no-deflate | --deflate-...] [--io epoll|io_uring]\n"
     "  --port P                     port to listen on; 0 picks a free one (printed)\n"
     "  --host H                     address or name to bind (default 127.0.0.1)\n"
-    CLI_DEFLATE_USAGE;
+    CLI_DEFLATE_USAGE "\n"
+    CLI_IO_USAGE;
 
 // Self-contained: no external script or style. The ids (#messages, #input,
 // #send, #status) and body[data-state] are what browser tests read.
@@ -79,16 +78,12 @@ constexpr std::size_t slow_client_limit = 4 * 1024 * 1024;
 
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
-sansws::epoll::server* the_server = nullptr;
-void stop() noexcept {
-    if (the_server) the_server->shutdown();
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
     cli::args a(argc, argv, usage);
-    sansws::epoll::server_options opts;
+    sansws::server_options opts;
+    cli::io_kind io = cli::io_kind::epoll;
     opts.accept.engine.compression.negotiate.enabled = true;
     bool have_port = false;
     while (a.next()) {
@@ -99,6 +94,7 @@ int main(int argc, char** argv) {
             opts.host = a.value();
             if (opts.host.empty()) a.fail("--host needs an address");
         } else if (cli::deflate_flag(a, opts.accept.engine.compression.negotiate)) {
+        } else if (cli::io_flag(a, io)) {
         } else {
             a.unknown();
         }
@@ -137,19 +133,11 @@ int main(int argc, char** argv) {
     };
     h.on_disconnect = [&room](const sansws::connection_handle& c) { room.erase(c.id()); };
 
-    sansws::epoll::server server(opts, std::move(h));
-    std::string error;
-    if (!server.listen(error)) {
-        std::fprintf(stderr, "chat_server: %s\n", error.c_str());
-        return 1;
-    }
-    the_server = &server;
-    cli::on_termination(stop);
-    cli::print_listening(opts.host, server.port());
-    const bool v6 = opts.host.find(':') != std::string::npos;
-    std::printf("open http://%s%s%s:%u/ in a browser\n", v6 ? "[" : "", opts.host.c_str(), v6 ? "]" : "",
-                unsigned{server.port()});
-    std::fflush(stdout);
-    server.run();
-    return 0;
+    return cli::serve(io, "chat_server", opts, std::move(h), [&](std::uint16_t port) {
+        cli::print_listening(opts.host, port);
+        const bool v6 = opts.host.find(':') != std::string::npos;
+        std::printf("open http://%s%s%s:%u/ in a browser\n", v6 ? "[" : "", opts.host.c_str(), v6 ? "]" : "",
+                    unsigned{port});
+        std::fflush(stdout);
+    });
 }

@@ -1,6 +1,7 @@
 // What every example program needs around the library: flag parsing with
-// clear usage errors (exit 2), and SIGINT/SIGTERM handling (the first signal
-// asks for a graceful shutdown, a second one exits at once).
+// clear usage errors (exit 2), SIGINT/SIGTERM handling (the first signal
+// asks for a graceful shutdown, a second one exits at once), and the choice
+// of event loop (--io epoll|io_uring) without writing the program twice.
 #pragma once
 
 #include <signal.h>
@@ -11,11 +12,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include <sansws/epoll.hpp>
 #include <sansws/extensions.hpp>
+#include <sansws/io_uring.hpp>
 
 /// The permessage-deflate flags every example takes (usage text; see
 /// cli::deflate_flag). A macro so it joins each program's usage literal.
@@ -25,6 +29,9 @@
     "  --deflate-client-window N    client_max_window_bits 8..15 (default 15: not limited)\n"          \
     "  --deflate-server-no-context  server_no_context_takeover\n"                                      \
     "  --deflate-client-no-context  client_no_context_takeover"
+
+/// The event-loop flag every example but libuv_echo takes (see cli::io_flag).
+#define CLI_IO_USAGE "  --io epoll|io_uring          event loop: epoll (default) or io_uring"
 
 namespace cli {
 
@@ -120,6 +127,19 @@ inline bool deflate_flag(args& a, sansws::deflate_options& d) {
     return true;
 }
 
+/// Which binding runs the program.
+enum class io_kind { epoll, io_uring };
+
+/// Handle the current argument if it is --io.
+inline bool io_flag(args& a, io_kind& io) {
+    if (!a.is("--io")) return false;
+    const std::string v = a.value();
+    if (v == "epoll") io = io_kind::epoll;
+    else if (v == "io_uring") io = io_kind::io_uring;
+    else a.fail("--io needs epoll or io_uring, got '" + v + "'");
+    return true;
+}
+
 namespace detail {
 inline void (*on_stop)() noexcept = nullptr;
 inline std::atomic<int> signals{0};  // lock-free, so usable in a signal handler
@@ -145,6 +165,76 @@ inline void on_termination(void (*stop)() noexcept) {
     sigaction(SIGTERM, &sa, nullptr);
     signal(SIGPIPE, SIG_IGN);
 }
+
+/// Whether `loop` can run: an io_uring loop says why not (io_uring is
+/// missing or forbidden here), an epoll loop always can.
+template <class Loop>
+bool usable(const Loop& loop, std::string& error) {
+    if constexpr (requires { loop.error(); }) {
+        if (!loop.ok()) {
+            error = loop.error();
+            return false;
+        }
+    }
+    return true;
+}
+
+namespace detail {
+template <class T>
+inline std::atomic<T*> running{nullptr};  // what a signal stops; lock-free, as on_stop needs
+
+template <class Server>
+void shutdown_server() noexcept {
+    if (Server* s = running<Server>.load()) s->shutdown();
+}
+
+template <class Server, class Options>
+int serve(const char* program, Options opts, sansws::handlers h, const std::function<void(std::uint16_t)>& listening) {
+    Server server(std::move(opts), std::move(h));
+    std::string error;
+    if (!server.listen(error)) {
+        std::fprintf(stderr, "%s: %s\n", program, error.c_str());
+        return 1;
+    }
+    running<Server> = &server;
+    on_termination(shutdown_server<Server>);
+    listening(server.port());
+    server.run();
+    running<Server> = nullptr;
+    return 0;
+}
+}  // namespace detail
+
+/// Listen with the chosen binding and serve until SIGINT/SIGTERM (graceful
+/// shutdown). `listening` runs once the port is bound. A failure to listen,
+/// io_uring being unavailable included, is printed as "program: why" and
+/// gives exit status 1. `ring` applies to io_uring only.
+inline int serve(io_kind io, const char* program, const sansws::server_options& opts, sansws::handlers h,
+                 const std::function<void(std::uint16_t)>& listening,
+                 const sansws::io_uring::ring_options& ring = {}) {
+    if (io == io_kind::io_uring) {
+        sansws::io_uring::server_options o;
+        static_cast<sansws::server_options&>(o) = opts;
+        o.ring = ring;
+        return detail::serve<sansws::io_uring::server>(program, std::move(o), std::move(h), listening);
+    }
+    return detail::serve<sansws::epoll::server>(program, opts, std::move(h), listening);
+}
+
+/// While it exists, SIGINT/SIGTERM stop `loop` gracefully (see on_termination).
+template <class Loop>
+class stop_on_termination {
+public:
+    explicit stop_on_termination(Loop& loop) {
+        detail::running<Loop> = &loop;
+        on_termination([]() noexcept {
+            if (Loop* l = detail::running<Loop>.load()) l->stop();
+        });
+    }
+    ~stop_on_termination() { detail::running<Loop> = nullptr; }
+    stop_on_termination(const stop_on_termination&) = delete;
+    stop_on_termination& operator=(const stop_on_termination&) = delete;
+};
 
 /// Print the line scripts wait for, e.g. "listening on 127.0.0.1:41234",
 /// and flush: stdout is block-buffered when it is a pipe.

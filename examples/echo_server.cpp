@@ -4,33 +4,33 @@
 #include <cstdio>
 #include <string>
 
-#include <sansws/epoll.hpp>
-
 #include "cli.hpp"
 
 namespace {
 
 constexpr std::string_view usage =
     "echo_server --port P [--host H] [--threads N] [--max-message BYTES] [--handshake-timeout MS]\n"
-    "            [--no-deflate | --deflate-...] [--deflate-shared]\n"
+    "            [--no-deflate | --deflate-...] [--deflate-shared] [--io epoll|io_uring] [--ring-...]\n"
     "  --port P                port to listen on; 0 picks a free one (printed)\n"
     "  --host H                address or name to bind (default 127.0.0.1; :: for all)\n"
     "  --threads N             event loops, one per thread (default 1)\n"
     "  --max-message BYTES     largest message accepted (default 67108864 = 64 MiB)\n"
     "  --handshake-timeout MS  drop connections not past the opening handshake by then (default 10000)\n"
     CLI_DEFLATE_USAGE "\n"
-    "  --deflate-shared             one compressor per thread (implies --deflate-server-no-context)";
-
-sansws::epoll::server* the_server = nullptr;
-void stop() noexcept {
-    if (the_server) the_server->shutdown();
-}
+    "  --deflate-shared             one compressor per thread (implies --deflate-server-no-context)\n"
+    CLI_IO_USAGE "\n"
+    "  --ring-buffers N             io_uring: receive buffers per thread (default 256)\n"
+    "  --ring-buffer-size BYTES     io_uring: size of each (default 16384)\n"
+    "  --zero-copy BYTES            io_uring: zero-copy sends (SENDMSG_ZC) from this much queued output\n"
+    "                               (default 0: never)";
 
 }  // namespace
 
 int main(int argc, char** argv) {
     cli::args a(argc, argv, usage);
-    sansws::epoll::server_options opts;
+    sansws::server_options opts;
+    sansws::io_uring::ring_options ring;
+    cli::io_kind io = cli::io_kind::epoll;
     opts.accept.engine.max_message_size = 64 * 1024 * 1024;
     opts.accept.engine.compression.negotiate.enabled = true;
     bool have_port = false;
@@ -51,7 +51,14 @@ int main(int argc, char** argv) {
             a.no_value();
             opts.accept.share_compressor = true;
             opts.accept.engine.compression.negotiate.server_no_context_takeover = true;
+        } else if (a.is("--ring-buffers")) {
+            ring.buffer_count = static_cast<std::uint32_t>(a.number(1, 32768));
+        } else if (a.is("--ring-buffer-size")) {
+            ring.buffer_size = static_cast<std::uint32_t>(a.number(512, std::uint64_t{1} << 24));
+        } else if (a.is("--zero-copy")) {
+            ring.zero_copy_threshold = a.number(0, std::uint64_t{1} << 40);
         } else if (cli::deflate_flag(a, opts.accept.engine.compression.negotiate)) {
+        } else if (cli::io_flag(a, io)) {
         } else {
             a.unknown();
         }
@@ -64,15 +71,6 @@ int main(int argc, char** argv) {
     sansws::handlers h;
     h.on_message = [](const sansws::connection_handle& c, const sansws::message& m) { c.send(m); };
 
-    sansws::epoll::server server(opts, std::move(h));
-    std::string error;
-    if (!server.listen(error)) {
-        std::fprintf(stderr, "echo_server: %s\n", error.c_str());
-        return 1;
-    }
-    the_server = &server;
-    cli::on_termination(stop);
-    cli::print_listening(opts.host, server.port());
-    server.run();
-    return 0;
+    return cli::serve(io, "echo_server", opts, std::move(h),
+                      [&](std::uint16_t port) { cli::print_listening(opts.host, port); }, ring);
 }

@@ -15,8 +15,6 @@
 #include <thread>
 #include <vector>
 
-#include <sansws/epoll.hpp>
-
 #include "cli.hpp"
 
 namespace {
@@ -27,14 +25,10 @@ constexpr std::string_view usage =
     "  --header 'Name: v'    extra request header (repeatable)\n"
     "  --subprotocol NAME    offer a subprotocol (repeatable)\n"
     "  --max-message BYTES   largest message accepted (default 67108864)\n"
-    CLI_DEFLATE_USAGE;
+    CLI_DEFLATE_USAGE "\n"
+    CLI_IO_USAGE;
 
 enum exit_status : int { ok = 0, failed = 1, closed_by_peer = 3, interrupted = 130 };
-
-sansws::epoll::loop* the_loop = nullptr;
-void stop() noexcept {
-    if (the_loop) the_loop->stop();
-}
 
 /// What was agreed, on stderr, in one canonical form (every parameter in
 /// force, both windows spelled out) that scripts can compare.
@@ -50,9 +44,10 @@ void report_extensions(const std::optional<sansws::deflate_params>& p) {
 }
 
 /// The connection's side of the program; runs on the loop thread.
+template <class Loop>
 class session {
 public:
-    session(sansws::epoll::loop& l, bool binary) : loop_(l), binary_(binary) {}
+    session(Loop& l, bool binary) : loop_(l), binary_(binary) {}
 
     sansws::handlers handlers() {
         sansws::handlers h;
@@ -113,7 +108,7 @@ private:
             we_closed_ = true;
     }
 
-    sansws::epoll::loop& loop_;
+    Loop& loop_;
     bool binary_;
     sansws::connection_handle conn_;
     std::deque<std::string> pending_;
@@ -124,7 +119,8 @@ private:
 
 /// Reads standard input on its own thread (it may be a terminal, a pipe or a
 /// file, which epoll cannot watch) and posts whole lines to the loop.
-void read_input(sansws::epoll::loop& l, session& s, int quit_fd) {
+template <class Loop>
+void read_input(Loop& l, session<Loop>& s, int quit_fd) {
     std::string partial;
     std::vector<char> chunk(64 * 1024);
     pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {quit_fd, POLLIN, 0}};
@@ -154,11 +150,39 @@ void read_input(sansws::epoll::loop& l, session& s, int quit_fd) {
     });
 }
 
+/// Connect and run until the connection is over: the exit status.
+template <class Loop>
+int run(const std::string& url, const sansws::connect_options& opts, bool binary) {
+    Loop loop;
+    std::string error;
+    if (!cli::usable(loop, error)) {
+        std::fprintf(stderr, "wscat: %s\n", error.c_str());
+        return failed;
+    }
+    session<Loop> s(loop, binary);
+    if (!loop.connect(url, opts, s.handlers(), error)) {
+        std::fprintf(stderr, "wscat: %s\n", error.c_str());
+        return error.find("resolve") != std::string::npos ? failed : cli::usage_exit;
+    }
+    const cli::stop_on_termination stopper(loop);
+
+    const int quit_fd = eventfd(0, EFD_CLOEXEC);
+    std::thread input(read_input<Loop>, std::ref(loop), std::ref(s), quit_fd);
+    loop.run();
+    const std::uint64_t one = 1;
+    if (write(quit_fd, &one, sizeof one) < 0) std::perror("wscat: eventfd");
+    input.join();
+    close(quit_fd);
+    if (cli::detail::signals.load() > 0) return interrupted;
+    return s.status();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     cli::args a(argc, argv, usage);
-    sansws::epoll::connect_options opts;
+    sansws::connect_options opts;
+    cli::io_kind io = cli::io_kind::epoll;
     opts.engine.max_message_size = 64 * 1024 * 1024;
     opts.engine.compression.negotiate.enabled = true;
     bool binary = false;
@@ -178,6 +202,7 @@ int main(int argc, char** argv) {
         } else if (a.is("--max-message")) {
             opts.engine.max_message_size = a.number(1, std::uint64_t{1} << 40);
         } else if (cli::deflate_flag(a, opts.engine.compression.negotiate)) {
+        } else if (cli::io_flag(a, io)) {
         } else if (a.positional() && url.empty()) {
             url = a.current();
         } else {
@@ -186,23 +211,6 @@ int main(int argc, char** argv) {
     }
     if (url.empty()) a.fail("a ws:// URL is required");
 
-    sansws::epoll::loop loop;
-    session s(loop, binary);
-    std::string error;
-    if (!loop.connect(url, opts, s.handlers(), error)) {
-        std::fprintf(stderr, "wscat: %s\n", error.c_str());
-        return error.find("resolve") != std::string::npos ? failed : cli::usage_exit;
-    }
-    the_loop = &loop;
-    cli::on_termination(stop);
-
-    const int quit_fd = eventfd(0, EFD_CLOEXEC);
-    std::thread input(read_input, std::ref(loop), std::ref(s), quit_fd);
-    loop.run();
-    const std::uint64_t one = 1;
-    if (write(quit_fd, &one, sizeof one) < 0) std::perror("wscat: eventfd");
-    input.join();
-    close(quit_fd);
-    if (cli::detail::signals.load() > 0) return interrupted;
-    return s.status();
+    return io == cli::io_kind::io_uring ? run<sansws::io_uring::loop>(url, opts, binary)
+                                        : run<sansws::epoll::loop>(url, opts, binary);
 }

@@ -11,20 +11,13 @@
 #include <array>
 #include <cerrno>
 
+#include "dispatch.hpp"
+
 namespace sansws {
 namespace {
 
 constexpr std::size_t default_buffer = 64 * 1024;
 constexpr std::size_t max_iov = 64;
-
-template <class... F>
-struct overloaded : F... {
-    using F::operator()...;
-};
-template <class... F>
-overloaded(F...) -> overloaded<F...>;
-
-bool is_upgrade(const http_head& head) { return header_has_token(head.headers, "Upgrade", "websocket"); }
 
 }  // namespace
 
@@ -165,20 +158,18 @@ void loop_adapter::feed(mutable_bytes data) {
 }
 
 void loop_adapter::peek(mutable_bytes data) {
-    std::size_t used = 0;
-    const auto status = peek_->feed(data, used);
-    peeked_.append(as_text(data));
-    if (status == http_head_parser::status::need_more) return;
-    if (status == http_head_parser::status::done && !is_upgrade(peek_->head())) {
-        const http_response r = h_->on_http(peek_->head());
-        http_out_ = write_reject_response(r.status, r.headers, r.body);
+    switch (detail::sniff_request(*peek_, peeked_, data, *h_, http_out_)) {
+    case detail::sniff_result::need_more:
+        return;
+    case detail::sniff_result::plain_http:
         http_mode_ = true;
         peek_.reset();
         peeked_.clear();
         return;
+    case detail::sniff_result::upgrade:
+        break;
     }
-    // An upgrade, or a malformed or oversized head the engine will refuse
-    // with the right status: the engine gets every byte seen so far.
+    // The engine gets every byte seen so far.
     peek_.reset();
     std::string bytes = std::move(peeked_);
     engine_.receive(mutable_bytes(reinterpret_cast<std::byte*>(bytes.data()), bytes.size()));
@@ -197,55 +188,7 @@ void loop_adapter::dispatch(event& ev) {
     // A plain-HTTP exchange never became a WebSocket connection: its engine
     // only bounds the exchange in time and has nothing to report.
     if (http_mode_) return;
-    const handlers& h = *h_;
-    const connection_handle& self = handle_;
-    std::visit(overloaded{
-                   [](need_more&) {},
-                   [&](handshake_request& req) {
-                       request_decision d = h.on_request ? h.on_request(self, req) : request_decision{};
-                       if (d.accept && engine_.accept(d.options) == misuse::none) {
-                           if (h.on_open) h.on_open(self);
-                       } else if (d.accept || engine_.reject(d.status, d.headers, d.body) != misuse::none) {
-                           // The application's answer was unusable (e.g. a
-                           // subprotocol the client did not offer).
-                           engine_.reject(500, {}, "invalid handshake answer");
-                       }
-                   },
-                   [&](handshake_response&) {
-                       if (h.on_open) h.on_open(self);
-                   },
-                   [&](handshake_rejected& r) {
-                       if (!h.on_error) return;
-                       error_info e;
-                       e.kind = error_kind::rejected;
-                       e.what = violation::bad_handshake;
-                       e.rejected = &r;
-                       e.message = r.reason;
-                       h.on_error(self, e);
-                   },
-                   [&](message& m) {
-                       if (h.on_message) h.on_message(self, m);
-                   },
-                   [&](ping& p) {
-                       if (h.on_ping) h.on_ping(self, p.data);
-                   },
-                   [&](pong& p) {
-                       if (h.on_pong) h.on_pong(self, p.data);
-                   },
-                   [&](close_frame& c) {
-                       if (h.on_close) h.on_close(self, c.code, c.reason);
-                   },
-                   [&](failure& f) {
-                       if (!h.on_error) return;
-                       error_info e;
-                       e.what = f.what;
-                       e.code = f.code;
-                       e.message = f.reason;
-                       e.sys_errno = sys_errno_;
-                       h.on_error(self, e);
-                   },
-               },
-               ev);
+    detail::dispatch_event(engine_, *h_, handle_, ev, sys_errno_);
 }
 
 void loop_adapter::write_some() {
@@ -300,14 +243,7 @@ void loop_adapter::close_now() {
     ::close(fd_);
     fd_ = -1;
     state_->target = nullptr;
-    if (engine_.setup_error() != misuse::none && h_->on_error) {
-        // The engine started failed and silent (e.g. a client without
-        // entropy or with a malformed header): say why.
-        error_info e;
-        e.kind = error_kind::config;
-        e.message = to_string(engine_.setup_error());
-        h_->on_error(handle_, e);
-    }
+    detail::report_setup_error(engine_, *h_, handle_);
     if (h_->on_disconnect && !http_mode_) h_->on_disconnect(handle_);
 }
 

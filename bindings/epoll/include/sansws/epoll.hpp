@@ -22,31 +22,15 @@
 
 #include "sansws/app.hpp"
 #include "sansws/loop_adapter.hpp"
+#include "sansws/options.hpp"
 #include "sansws/posix.hpp"
 
 namespace sansws::epoll {
 
-/// What a client connection asks for (see loop::connect).
-struct connect_options {
-    config engine{};  // role and client fields are filled in; entropy defaults to getrandom
-    std::vector<std::string> subprotocols;
-    http_headers headers;  // extra request fields
-    std::optional<std::string> origin;
-    duration connect_timeout = std::chrono::seconds(10);  // TCP connect, all addresses
-    std::size_t high_water = 1024 * 1024;
-};
-
-/// Per-connection settings for accepted sockets.
-struct accept_settings {
-    config engine{};  // role is set to server
-    std::size_t high_water = 1024 * 1024;
-    /// One compressor per loop (engine.compression's window and mem_level)
-    /// for the connections that agreed to server_no_context_takeover
-    /// (RFC 7692 §7.1.1.1): they then hold no compressor of their own. Set
-    /// engine.compression.negotiate.server_no_context_takeover too, so every
-    /// agreement includes it.
-    bool share_compressor = false;
-};
+// The option structs are shared with the io_uring binding (options.hpp).
+using sansws::accept_settings;
+using sansws::connect_options;
+using sansws::server_options;
 
 class loop {
 public:
@@ -134,19 +118,6 @@ private:
     bool stopping_ = false;
     timestamp shutdown_deadline_ = no_deadline;
     duration shutdown_timeout_ = std::chrono::seconds(5);
-};
-
-struct server_options {
-    /// Address to bind: a literal ("127.0.0.1", "::", "::1") or a name whose
-    /// every address is bound ("localhost"). "::" also takes IPv4 where the
-    /// system allows it.
-    std::string host = "127.0.0.1";
-    std::uint16_t port = 0;  // 0: pick a free port, see server::port()
-    /// Loops, each on its own thread with its own SO_REUSEPORT listener.
-    unsigned threads = 1;
-    accept_settings accept{};
-    duration shutdown_timeout = std::chrono::seconds(5);
-    int backlog = 1024;
 };
 
 class server {
