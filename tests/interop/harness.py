@@ -9,6 +9,7 @@ with nothing but python3-websockets and python3-wsproto added.
 """
 
 import argparse
+import atexit
 import base64
 import hashlib
 import os
@@ -17,8 +18,10 @@ import re
 import signal
 import socket
 import struct
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -624,6 +627,8 @@ class Runner:
         self.parser.add_argument("--skip", action="append", default=[], metavar="CASE",
                                  help="do not run this case (repeatable; 'prefix*' matches several)")
         self.parser.add_argument("--list", action="store_true", help="list the cases and exit")
+        self.parser.add_argument("--io", choices=["epoll", "io_uring"], default="epoll",
+                                 help="binding the example programs run on (default: epoll)")
         self.cases = []
         self.args = None
         signal.signal(signal.SIGALRM, _on_alarm)
@@ -633,13 +638,47 @@ class Runner:
 
     def parse(self):
         self.args = self.parser.parse_args()
+        if self.args.io == "io_uring":
+            self._check_io_uring()
         return self.args
+
+    def _check_io_uring(self):
+        """Where the kernel (or a seccomp policy) refuses io_uring, the
+        io_uring runs are skipped (meson's exit status 77), saying why."""
+        probe = subprocess.Popen([os.path.join(self.args.build, "examples", "echo_server"), "--io", "io_uring",
+                                  "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            line = probe.stdout.readline()
+        finally:
+            probe.kill()
+            _, err = probe.communicate()
+        if not line.startswith("listening"):
+            if "io_uring is unavailable" in err:
+                print(f"SKIP: {err.strip()}")
+                sys.exit(77)
+            sys.exit(f"echo_server --io io_uring did not start: {err.strip()}")
+
+    # The programs that take --io (libuv_echo is libuv's, not ours).
+    IO_PROGRAMS = ("echo_server", "chat_server", "wscat", "autobahn_client")
 
     def example(self, name):
         path = os.path.join(self.args.build, "examples", name)
         if not os.access(path, os.X_OK):
             sys.exit(f"{path} is missing: build first (meson compile -C {self.args.build})")
-        return path
+        if self.args.io == "epoll" or name not in self.IO_PROGRAMS:
+            return path
+        # Every case runs the program as a path plus its own arguments: a
+        # wrapper that execs it with --io keeps the cases unchanged (exec
+        # keeps the PID, so stopping and /proc readings still apply).
+        if not hasattr(self, "_io_dir"):
+            self._io_dir = tempfile.mkdtemp(prefix="sansws-io-")
+            atexit.register(shutil.rmtree, self._io_dir, True)
+        wrapper = os.path.join(self._io_dir, name)
+        if not os.path.exists(wrapper):
+            with open(wrapper, "w") as f:
+                f.write(f'#!/bin/sh\nexec "{path}" --io {self.args.io} "$@"\n')
+            os.chmod(wrapper, 0o755)
+        return wrapper
 
     def case(self, name, timeout=30):
         def register(fn):
