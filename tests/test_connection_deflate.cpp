@@ -480,3 +480,33 @@ TEST_CASE("bad compression settings are refused at construction") {
     connection t(d);
     CHECK(t.setup_error() == misuse::invalid_argument);
 }
+
+TEST_CASE("release_memory: a quiet connection keeps only what context takeover needs") {
+    deflate_options o;
+    o.server_no_context_takeover = true;
+    o.client_no_context_takeover = true;
+    endpoints e(deflate_client(o), deflate_server(o));
+    endpoints k(deflate_client(), deflate_server());
+    const std::string json = json_like(20000);
+    for (endpoints* p : {&e, &k}) {
+        CHECK(p->client.send_text(json) == misuse::none);
+        CHECK(p->to_server() == got_list{text_msg(json)});
+        CHECK(p->server.send_text(json) == misuse::none);
+        CHECK(p->to_client() == got_list{text_msg(json)});
+        CHECK(p->server.memory_use() > sizeof(connection) + 20000);
+        p->server.release_memory();
+    }
+    // RFC 7692 §7.1.1: without context takeover nothing needs keeping.
+    CHECK(e.server.memory_use() < sizeof(connection) + 2 * sizeof(deflater) + 2 * sizeof(inflater));
+    // With it, the zlib windows stay; the buffers go.
+    CHECK(k.server.memory_use() >= inflater_memory(15) + deflater_memory(deflate_settings{}));
+    CHECK(k.server.memory_use() < sizeof(connection) + 2 * sizeof(inflater) + inflater_memory(15) +
+                                      deflater_memory(deflate_settings{}) + 2 * sizeof(deflater));
+    // Both still work, and their views stay right.
+    for (endpoints* p : {&e, &k}) {
+        CHECK(p->client.send_text(json) == misuse::none);
+        CHECK(p->to_server() == got_list{text_msg(json)});
+        CHECK(p->server.send_text(json) == misuse::none);
+        CHECK(p->to_client() == got_list{text_msg(json)});
+    }
+}

@@ -106,3 +106,20 @@ TEST_CASE("output_queue: the steady state recycles its block (memory stays bound
     q.consume(q.size());
     CHECK(q.memory() <= 2 * output_queue::block_size);
 }
+
+TEST_CASE("release gives the buffers back only when everything is written") {
+    output_queue q;
+    const std::vector<std::byte> data(100, std::byte{7});
+    q.append(data);
+    const std::size_t held = q.memory();
+    CHECK(held >= output_queue::block_size);
+    q.release();  // bytes still queued: nothing is given back
+    CHECK(q.memory() == held);
+    CHECK(q.size() == 100);
+    q.consume(100);
+    q.release();
+    CHECK(q.memory() == 0);
+    q.append(data);  // and it works as new afterwards
+    CHECK(q.size() == 100);
+    CHECK(q.gather().size() == 1);
+}

@@ -232,6 +232,24 @@ std::size_t connection::memory_use() const noexcept {
     return n;
 }
 
+void connection::release_memory() noexcept {
+    out_.release();
+    std::vector<std::byte>().swap(zout_);
+    if (state_ != connection_state::handshake_pending && early_in_.empty()) std::vector<std::byte>().swap(early_);
+    if (in_message_) return;
+    msg_.reset();
+    msg_capacity_ = msg_size_ = 0;
+    chunk_.reset();
+    if (!deflate_) return;
+    // RFC 7692 §7.1.1: with no context takeover a side starts each message
+    // from an empty window, so its zlib state holds nothing worth keeping.
+    const bool server = cfg_.role == role::server;
+    if (deflater_ && !out_message_ && (server ? deflate_->server_no_context_takeover : deflate_->client_no_context_takeover))
+        deflater_->release();
+    if (inflater_ && (server ? deflate_->client_no_context_takeover : deflate_->server_no_context_takeover))
+        inflater_->release();
+}
+
 prepared_message::prepared_message(message_type type, bytes_view payload, const deflate_settings& settings,
                                    std::size_t threshold)
     : type_(type), window_bits_(settings.window_bits) {

@@ -102,6 +102,14 @@ std::span<const bytes_view> output_queue::gather(std::size_t max_segments) {
     return view_;
 }
 
+void output_queue::release() noexcept {
+    if (size_ != 0) return;
+    close_block();
+    segs_.clear();
+    spare_.reset();
+    spare_capacity_ = 0;
+}
+
 void output_queue::consume(std::size_t n) noexcept {
     if (n > size_) n = size_;
     size_ -= n;

@@ -264,8 +264,13 @@ void loop::impl::on_send(conn& c, int res, unsigned flags) {
     }
     if (notification_follows) return;
     if (res > 0) {
-        if (c.send_http) c.http->out.erase(0, static_cast<std::size_t>(res));
-        else c.ws->consume(static_cast<std::size_t>(res));
+        if (c.send_http) {
+            c.http->out.erase(0, static_cast<std::size_t>(res));
+        } else {
+            c.ws->consume(static_cast<std::size_t>(res));
+            // Everything is written: an idle connection keeps no buffers.
+            if (c.ws->buffered() == 0) c.ws->release_memory();
+        }
     }
     // A short write leaves the rest queued: sync() sends it.
     sync(c);

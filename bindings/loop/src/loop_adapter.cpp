@@ -223,6 +223,8 @@ void loop_adapter::write_some() {
         }
         engine_.consume(static_cast<std::size_t>(n));
         if (static_cast<std::size_t>(n) < total) return;  // the socket buffer is full
+        // Everything is written: an idle connection keeps no buffers.
+        if (engine_.buffered() == 0) engine_.release_memory();
     }
     // The transport is gone: nothing queued can ever be written.
     engine_.consume(engine_.buffered());

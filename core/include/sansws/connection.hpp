@@ -241,6 +241,13 @@ public:
     /// (output queue, message assembly, compression scratch) and zlib's
     /// state, for a server enforcing a memory budget.
     std::size_t memory_use() const noexcept;
+    /// Give back buffers that hold nothing now: the output blocks when the
+    /// output is written, the message buffer and inflate chunk between
+    /// messages, compression scratch, and zlib state that no context
+    /// takeover makes useless between messages. Bindings call it when a
+    /// connection goes quiet, so idle connections cost only this object;
+    /// the next message allocates again. Views from earlier events end.
+    void release_memory() noexcept;
     /// The first violation, if the connection failed because of one.
     violation failure_reason() const noexcept { return failure_; }
     /// Why the configuration was refused (client without entropy, bad client

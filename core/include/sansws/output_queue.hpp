@@ -50,6 +50,9 @@ public:
     bool empty() const noexcept { return size_ == 0; }
     /// Bytes of memory held (capacity of owned buffers), for accounting.
     std::size_t memory() const noexcept;
+    /// When empty: give back the open block and the spare (an idle
+    /// connection then holds no output buffer; the next append allocates).
+    void release() noexcept;
 
     /// Small writes are coalesced into blocks of this size.
     static constexpr std::size_t block_size = 16 * 1024;
