@@ -238,13 +238,13 @@ TEST_CASE("RFC 6455 §9.1: extension_limits bound elements and parameters") {
     REQUIRE(defaults.max_elements == 32);
     REQUIRE(defaults.max_params == 16);
 
-    std::string list = "e" + repeat(", e", 31);
+    std::string list = std::string("e").append(repeat(", e", 31));
     CHECK(parse_extensions(list)->size() == 32);
     CHECK(parse(list + ", e") == "error: too many extension elements");
     // RFC 7230 §7: empty elements do not count.
     CHECK(parse_extensions(repeat(",", 100) + list + repeat(" ,", 100))->size() == 32);
 
-    const std::string element = "e" + repeat("; p", 16);
+    const std::string element = std::string("e").append(repeat("; p", 16));
     CHECK(parse_extensions(element)->front().params.size() == 16);
     CHECK(parse(element + "; p") == "error: too many extension parameters");
     CHECK(parse(element + "; p=\"1\"") == "error: too many extension parameters");
@@ -263,15 +263,15 @@ TEST_CASE("RFC 6455 §9.1: extension_limits bound elements and parameters") {
 TEST_CASE("RFC 6455 §9.1: long inputs stop at the first limit crossed (linear work)") {
     // 16 KiB of ";a" is refused at the 17th parameter; 16 KiB of "a," at the
     // 33rd element. No timing assertion: the parser stops early by design.
-    CHECK(parse("x" + repeat(";a", 8192)) == "error: too many extension parameters");
+    CHECK(parse(std::string("x").append(repeat(";a", 8192))) == "error: too many extension parameters");
     CHECK(parse(repeat("a,", 8192)) == "error: too many extension elements");
     // Long runs the limits do not bound are still accepted in one pass.
-    CHECK(parse("a" + repeat(" ", 16384) + ";b") == "a;b");
+    CHECK(parse(std::string("a").append(repeat(" ", 16384)).append(";b")) == "a;b");
     CHECK(parse(repeat(", ", 8192) + "a") == "a");
-    const auto long_quoted = parse_extensions("a; b=\"" + repeat("\\x", 8192) + "\"");
+    const auto long_quoted = parse_extensions(std::string("a; b=\"").append(repeat("\\x", 8192)).append("\""));
     REQUIRE(long_quoted);
     CHECK(long_quoted->front().params.front().value == repeat("x", 8192));
-    CHECK(parse("a; b=\"" + repeat("\\x", 8192)) == "error: unterminated quoted-string");
+    CHECK(parse(std::string("a; b=\"").append(repeat("\\x", 8192))) == "error: unterminated quoted-string");
     CHECK(parse(repeat("t", 16384)) == repeat("t", 16384));
 }
 
