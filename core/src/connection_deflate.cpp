@@ -233,21 +233,20 @@ std::size_t connection::memory_use() const noexcept {
 }
 
 void connection::release_memory() noexcept {
+    // Only buffers up to one output block go: larger ones are kept, or a
+    // connection moving large messages would get them back from the OS,
+    // page by page, for every message. zlib state stays too (creating it
+    // costs more than a message).
+    constexpr std::size_t small = output_queue::block_size;
     out_.release();
-    std::vector<std::byte>().swap(zout_);
+    if (zout_.capacity() <= small) std::vector<std::byte>().swap(zout_);
     if (state_ != connection_state::handshake_pending && early_in_.empty()) std::vector<std::byte>().swap(early_);
     if (in_message_) return;
-    msg_.reset();
-    msg_capacity_ = msg_size_ = 0;
-    chunk_.reset();
-    if (!deflate_) return;
-    // RFC 7692 §7.1.1: with no context takeover a side starts each message
-    // from an empty window, so its zlib state holds nothing worth keeping.
-    const bool server = cfg_.role == role::server;
-    if (deflater_ && !out_message_ && (server ? deflate_->server_no_context_takeover : deflate_->client_no_context_takeover))
-        deflater_->release();
-    if (inflater_ && (server ? deflate_->client_no_context_takeover : deflate_->server_no_context_takeover))
-        inflater_->release();
+    if (msg_capacity_ <= small) {
+        msg_.reset();
+        msg_capacity_ = msg_size_ = 0;
+    }
+    if (cfg_.compression.stream_chunk <= small) chunk_.reset();
 }
 
 prepared_message::prepared_message(message_type type, bytes_view payload, const deflate_settings& settings,

@@ -103,7 +103,9 @@ std::span<const bytes_view> output_queue::gather(std::size_t max_segments) {
 }
 
 void output_queue::release() noexcept {
-    if (size_ != 0) return;
+    // Larger blocks stay: a connection moving large messages would otherwise
+    // get them back from the OS, page by page, for every message.
+    if (size_ != 0 || memory() > block_size) return;
     close_block();
     segs_.clear();
     spare_.reset();

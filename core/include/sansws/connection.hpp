@@ -241,12 +241,12 @@ public:
     /// (output queue, message assembly, compression scratch) and zlib's
     /// state, for a server enforcing a memory budget.
     std::size_t memory_use() const noexcept;
-    /// Give back buffers that hold nothing now: the output blocks when the
-    /// output is written, the message buffer and inflate chunk between
-    /// messages, compression scratch, and zlib state that no context
-    /// takeover makes useless between messages. Bindings call it when a
-    /// connection goes quiet, so idle connections cost only this object;
-    /// the next message allocates again. Views from earlier events end.
+    /// Give back buffers of up to output_queue::block_size that hold nothing
+    /// now: the output blocks once the output is written, the message buffer
+    /// and inflate chunk between messages, compression scratch. Bindings
+    /// call it when the output is written, so a quiet connection costs
+    /// little more than this object and its zlib state; larger buffers are
+    /// kept for the next large message. Views from earlier events end.
     void release_memory() noexcept;
     /// The first violation, if the connection failed because of one.
     violation failure_reason() const noexcept { return failure_; }

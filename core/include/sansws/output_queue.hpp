@@ -50,8 +50,9 @@ public:
     bool empty() const noexcept { return size_ == 0; }
     /// Bytes of memory held (capacity of owned buffers), for accounting.
     std::size_t memory() const noexcept;
-    /// When empty: give back the open block and the spare (an idle
-    /// connection then holds no output buffer; the next append allocates).
+    /// When empty and holding at most block_size: give back the open block
+    /// and the spare (an idle connection then holds no output buffer; the
+    /// next append allocates). Larger blocks are kept for the next message.
     void release() noexcept;
 
     /// Small writes are coalesced into blocks of this size.
