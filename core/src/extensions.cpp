@@ -9,24 +9,13 @@
 
 #include <algorithm>
 
+#include "http_chars.hpp"
 #include "sansws/handshake.hpp"
 
 namespace sansws {
 namespace {
 
-// RFC 7230 §3.2.6: tchar, the characters of a token.
-constexpr bool is_tchar(char c) noexcept {
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-    switch (c) {
-        case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-        case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-            return true;
-        default:
-            return false;
-    }
-}
-
-constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+using detail::is_ows, detail::is_tchar, detail::is_token;
 
 // RFC 7230 §3.2.6: qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text.
 constexpr bool is_qdtext(char ch) noexcept {
@@ -39,10 +28,6 @@ constexpr bool is_qdtext(char ch) noexcept {
 constexpr bool is_escapable(char ch) noexcept {
     const auto c = static_cast<unsigned char>(ch);
     return c == '\t' || c == ' ' || (c >= 0x21 && c <= 0x7e) || c >= 0x80;
-}
-
-bool is_token(std::string_view s) noexcept {
-    return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar);
 }
 
 class list_parser {

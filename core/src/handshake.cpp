@@ -11,24 +11,13 @@
 #include <cstring>
 #include <string>
 
+#include "http_chars.hpp"
 #include "sansws/crypto.hpp"
 
 namespace sansws {
 namespace {
 
-// RFC 7230 §3.2.6: tchar, the characters of a token.
-constexpr bool is_tchar(char c) noexcept {
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-    switch (c) {
-        case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-        case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-            return true;
-        default:
-            return false;
-    }
-}
-
-constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+using detail::is_ows, detail::is_tchar, detail::is_token;
 
 // RFC 7230 §3.2: field-vchar is VCHAR or obs-text; SP and HTAB may appear
 // between them. Everything else (CTLs, DEL, a stray CR) is refused.
@@ -61,8 +50,6 @@ bool all_of(std::string_view s, bool (*pred)(char) noexcept) noexcept {
     }
     return true;
 }
-
-bool is_token(std::string_view s) noexcept { return !s.empty() && all_of(s, is_tchar); }
 
 // RFC 7230 §2.6: HTTP-version = "HTTP/" DIGIT "." DIGIT, "HTTP" case-sensitive.
 bool is_http_version(std::string_view v) noexcept {
