@@ -94,6 +94,10 @@ misuse connection_handle::close(std::uint16_t code, std::string_view reason) con
     return use([&](connection& c) { return c.close(code, reason); });
 }
 
+misuse connection_handle::abort() const {
+    return use([](connection& c) { return c.abort(); });
+}
+
 std::size_t connection_handle::buffered() const noexcept {
     return alive() ? s_->target->engine().buffered() : 0;
 }

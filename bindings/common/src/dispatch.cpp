@@ -1,6 +1,9 @@
 // Engine events to handler calls, shared by every binding.
 #include "dispatch.hpp"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 namespace sansws::detail {
 namespace {
 
@@ -70,6 +73,14 @@ void report_setup_error(const connection& engine, const handlers& h, const conne
     e.kind = error_kind::config;
     e.message = to_string(engine.setup_error());
     h.on_error(self, e);
+}
+
+void close_socket(int fd, bool unwritten) noexcept {
+    if (unwritten) {
+        const linger reset{1, 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    }
+    ::close(fd);
 }
 
 sniff_result sniff_request(http_head_parser& parser, std::string& seen, bytes_view data, const handlers& h,

@@ -19,6 +19,13 @@ void dispatch_event(connection& engine, const handlers& h, const connection_hand
 /// (connection::setup_error()): such an engine starts failed and silent.
 void report_setup_error(const connection& engine, const handlers& h, const connection_handle& self);
 
+/// Close a connection's socket. `unwritten` (output was dropped: abort(),
+/// the drain deadline, a transport lost or a stop timeout with output
+/// queued) resets it instead (SO_LINGER 0): the kernel neither keeps an
+/// orphan socket trying to deliver a backlog the peer does not read nor
+/// sends a FIN that would pass for a clean end.
+void close_socket(int fd, bool unwritten) noexcept;
+
 enum class sniff_result : std::uint8_t {
     need_more,   // the request head is not complete yet
     plain_http,  // not an upgrade: `response` holds on_http's answer, write it and close

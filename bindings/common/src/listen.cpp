@@ -43,6 +43,7 @@ std::uint16_t bound_port(int fd) {
 }
 
 /// A bound, listening, non-blocking socket, or -1 with `error` set.
+/// backlog < 0: bound only (a probe), not listening.
 int open_listener(sockaddr_storage addr, socklen_t len, std::uint16_t port, bool reuse_port, bool v6only,
                   int backlog, std::string& error) {
     set_port(addr, port);
@@ -62,12 +63,27 @@ int open_listener(sockaddr_storage addr, socklen_t len, std::uint16_t port, bool
         int v6 = v6only ? 1 : 0;
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6, sizeof v6);
     }
-    if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) < 0 || ::listen(fd, backlog) < 0) {
+    if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) < 0 || (backlog >= 0 && ::listen(fd, backlog) < 0)) {
         error = "cannot listen on " + show(addr, port) + ": " + std::strerror(errno);
         ::close(fd);
         return -1;
     }
     return fd;
+}
+
+/// SO_REUSEPORT lets any socket of the same user with the option join a
+/// port, a listener of another server (or process) included, which would
+/// then silently get a share of the connections. Before a server's group
+/// takes a fixed port, a socket without the option binds it and lets go:
+/// that fails with EADDRINUSE while anyone listens there. (A port the
+/// kernel picks, port 0, is never one already shared.) Not atomic: a
+/// server starting at the same moment may still slip in between.
+bool port_is_free(const sockaddr_storage& addr, socklen_t len, std::uint16_t port, bool v6only,
+                  std::string& error) {
+    const int probe = open_listener(addr, len, port, false, v6only, -1, error);
+    if (probe < 0) return false;
+    ::close(probe);
+    return true;
 }
 
 }  // namespace
@@ -99,9 +115,17 @@ bool open_listeners(const std::string& host, std::uint16_t port, unsigned loops,
     freeaddrinfo(res);
 
     fds.assign(loops, {});
+    const bool reuse_port = loops > 1;
     for (unsigned t = 0; t < loops; ++t) {
         for (const auto& [addr, len] : addrs) {
-            const int fd = open_listener(addr, len, port, loops > 1, v4 && v6, backlog, error);
+            // Only the listeners of this call may share the port: each
+            // address is probed before its first listener (once the port is
+            // known: with port 0, the first listener picks it, the others
+            // join).
+            const bool probe = reuse_port && t == 0 && port != 0;
+            const int fd = probe && !port_is_free(addr, len, port, v4 && v6, error)
+                               ? -1
+                               : open_listener(addr, len, port, reuse_port, v4 && v6, backlog, error);
             if (fd < 0) {
                 for (const auto& set : fds)
                     for (const int open : set) ::close(open);

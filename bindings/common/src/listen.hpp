@@ -11,7 +11,9 @@ namespace sansws::detail {
 /// Resolve `host` and bind `loops` sets of listening sockets (bound,
 /// listening, non-blocking, close-on-exec), one socket per address in each
 /// set: `fds[i]` is loop i's. With several loops every socket has
-/// SO_REUSEPORT, so the kernel spreads new connections between them. Port 0
+/// SO_REUSEPORT, so the kernel spreads new connections between them; a port
+/// someone else listens on is refused all the same ("cannot listen on
+/// HOST:PORT: Address already in use"), never shared. Port 0
 /// picks a free port, which every socket then shares; `port` receives the
 /// port bound. False with `error` set (and nothing left open) when the
 /// address cannot be resolved or bound.

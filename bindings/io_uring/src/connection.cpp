@@ -38,7 +38,11 @@ conn::conn(loop::impl& o, std::uint64_t id, std::shared_ptr<const handlers> hand
 
 conn::~conn() {
     state->target = nullptr;
-    if (fd >= 0) ::close(fd);
+    if (fd >= 0) sansws::detail::close_socket(fd, unwritten());
+}
+
+bool conn::unwritten() const noexcept {
+    return (ws && (ws->output_abandoned() || ws->buffered() > 0)) || (http && !http->out.empty());
 }
 
 connection& conn::begin_use() {
@@ -63,7 +67,7 @@ conn& loop::impl::add_conn(std::uint64_t id, std::shared_ptr<const handlers> h, 
 // ---- receiving ------------------------------------------------------------
 
 bool loop::impl::wants_read(const conn& c) const noexcept {
-    if (c.fd < 0 || !c.ws || c.eof || c.broken || c.http_mode) return false;
+    if (c.fd < 0 || !c.ws || c.eof || c.broken || c.http_mode || c.ws->output_abandoned()) return false;
     // Once our Close is queued nothing but the peer's Close can add output,
     // so reading stays bounded; it must go on, or a peer that stopped
     // reading our backlog would never get its Close (or EOF) seen.
@@ -190,7 +194,7 @@ void loop::impl::drain(conn& c) {
 // ---- sending --------------------------------------------------------------
 
 void loop::impl::start_send(conn& c) {
-    if (c.send_busy || c.broken || c.fd < 0 || !c.ws) return;
+    if (c.send_busy || c.broken || c.fd < 0 || !c.ws || c.ws->output_abandoned()) return;
     const bool http_out = c.http && !c.http->out.empty();
     if (!http_out && c.ws->buffered() == 0) return;
     const auto [sqe, slot] = ring.send_entry();
@@ -264,13 +268,8 @@ void loop::impl::on_send(conn& c, int res, unsigned flags) {
     }
     if (notification_follows) return;
     if (res > 0) {
-        if (c.send_http) {
-            c.http->out.erase(0, static_cast<std::size_t>(res));
-        } else {
-            c.ws->consume(static_cast<std::size_t>(res));
-            // Everything is written: an idle connection keeps no buffers.
-            if (c.ws->buffered() == 0) c.ws->release_memory();
-        }
+        if (c.send_http) c.http->out.erase(0, static_cast<std::size_t>(res));
+        else c.ws->consume(static_cast<std::size_t>(res));
     }
     // A short write leaves the rest queued: sync() sends it.
     sync(c);
@@ -281,8 +280,16 @@ void loop::impl::on_send(conn& c, int res, unsigned flags) {
 void loop::impl::sync(conn& c) {
     if (c.closed || !c.ws) return;
     const bool http_done = c.http_mode && (!c.http || c.http->out.empty()) && !c.send_busy;
+    // should_close_transport() may be true with output still queued (and a
+    // send of it in flight): abort(), or the drain deadline passed with the
+    // peer not reading. close_now() cancels the send; the bytes stay where
+    // they are until its completion, the connection is freed only after.
     if (c.broken || http_done || c.ws->should_close_transport()) return close_now(c);
     start_send(c);
+    // Written out (or nothing to write, e.g. a timer): buffers the engine
+    // no longer needs go back, also when the wake-up was only the engine's
+    // own deadline for doing so.
+    if (c.ws->buffered() == 0) c.ws->release_memory();
     const bool want = wants_read(c);
     if (want && !c.recv_armed && !c.starved) {
         arm_recv(c);
@@ -341,7 +348,7 @@ void loop::impl::close_now(conn& c) {
         // and the fd can be closed at once. A zero-copy notification cannot
         // be cancelled: it comes once the network stack is done.
         cancel_requests(c);
-        ::close(c.fd);
+        sansws::detail::close_socket(c.fd, c.unwritten());
         c.fd = -1;
     }
     c.closed = true;

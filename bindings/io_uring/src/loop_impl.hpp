@@ -63,6 +63,9 @@ struct conn final : sansws::detail::handle_target {
     connection& begin_use() override;
     void end_use() override;
     const connection& engine() const noexcept override { return *ws; }
+    /// Output queued and never to be written (abandoned, or a stop that did
+    /// not wait): the socket is reset when closed.
+    bool unwritten() const noexcept;
 
     loop::impl& owner;
     std::optional<connection> ws;  // empty while a client connects

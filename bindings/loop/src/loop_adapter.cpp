@@ -42,10 +42,7 @@ loop_adapter::loop_adapter(int fd, config cfg, std::shared_ptr<const handlers> h
 
 loop_adapter::~loop_adapter() {
     state_->target = nullptr;
-    if (fd_ >= 0) {
-        if (opts_.before_close) opts_.before_close(fd_);
-        ::close(fd_);
-    }
+    if (fd_ >= 0) close_fd();
 }
 
 connection& loop_adapter::begin_use() {
@@ -77,7 +74,7 @@ void loop_adapter::on_hangup(timestamp now) {
 }
 
 bool loop_adapter::wants_read() const noexcept {
-    if (fd_ < 0 || eof_ || broken_ || http_mode_) return false;
+    if (fd_ < 0 || eof_ || broken_ || http_mode_ || engine_.output_abandoned()) return false;
     // Once our Close is queued nothing but the peer's Close can add output,
     // so reading stays bounded; it must go on, or a peer that stopped
     // reading our backlog would never get its Close (or EOF) seen.
@@ -87,7 +84,7 @@ bool loop_adapter::wants_read() const noexcept {
 }
 
 bool loop_adapter::wants_write() const noexcept {
-    return fd_ >= 0 && !broken_ && (engine_.buffered() > 0 || !http_out_.empty());
+    return fd_ >= 0 && !broken_ && !engine_.output_abandoned() && (engine_.buffered() > 0 || !http_out_.empty());
 }
 
 timestamp loop_adapter::next_deadline() const noexcept {
@@ -113,7 +110,9 @@ void loop_adapter::shutdown(timestamp now, std::uint16_t code, std::string_view 
 }
 
 void loop_adapter::abort() {
-    if (fd_ >= 0) close_now();
+    if (fd_ < 0) return;
+    engine_.abort();  // what is still queued is dropped: the socket is reset
+    close_now();
 }
 
 void loop_adapter::pump(timestamp now, bool readable) {
@@ -123,6 +122,10 @@ void loop_adapter::pump(timestamp now, bool readable) {
     if (readable) read_some();
     drain();  // failures raised by on_time() and sends made meanwhile
     write_some();
+    // Written out (or nothing to write, e.g. a timer): buffers the engine
+    // no longer needs go back, also when the wake-up was only the engine's
+    // own deadline for doing so.
+    if (engine_.buffered() == 0) engine_.release_memory();
     pumping_ = false;
     const bool http_done = http_mode_ && http_out_.empty();
     if (broken_ || http_done || engine_.should_close_transport()) close_now();
@@ -192,6 +195,9 @@ void loop_adapter::dispatch(event& ev) {
 }
 
 void loop_adapter::write_some() {
+    // Abandoned (abort(), or the drain deadline passed with the peer not
+    // reading): nothing more is written, the socket is reset.
+    if (engine_.output_abandoned()) return;
     while (!broken_) {
         if (!http_out_.empty()) {
             const ssize_t n = ::send(fd_, http_out_.data(), http_out_.size(), MSG_NOSIGNAL);
@@ -223,8 +229,6 @@ void loop_adapter::write_some() {
         }
         engine_.consume(static_cast<std::size_t>(n));
         if (static_cast<std::size_t>(n) < total) return;  // the socket buffer is full
-        // Everything is written: an idle connection keeps no buffers.
-        if (engine_.buffered() == 0) engine_.release_memory();
     }
     // The transport is gone: nothing queued can ever be written.
     engine_.consume(engine_.buffered());
@@ -240,10 +244,16 @@ void loop_adapter::transport_lost(int err) {
     engine_.consume(engine_.buffered());
 }
 
-void loop_adapter::close_now() {
+void loop_adapter::close_fd() {
     if (opts_.before_close) opts_.before_close(fd_);
-    ::close(fd_);
+    // Output left unwritten (abandoned, or a stop that did not wait for
+    // it): reset rather than leave the kernel an orphan socket holding it.
+    detail::close_socket(fd_, engine_.output_abandoned() || engine_.buffered() > 0 || !http_out_.empty());
     fd_ = -1;
+}
+
+void loop_adapter::close_now() {
+    close_fd();
     state_->target = nullptr;
     detail::report_setup_error(engine_, *h_, handle_);
     if (h_->on_disconnect && !http_mode_) h_->on_disconnect(handle_);

@@ -1,5 +1,5 @@
 // The application API shared by every socket binding (bindings/loop,
-// bindings/epoll, later io_uring): what happens on a connection is reported
+// bindings/epoll, bindings/io_uring): what happens on a connection is reported
 // to a `handlers` struct of callbacks, and the application acts on a
 // connection through a `connection_handle`. A binding owns the socket and the
 // engine; the application never sees either.
@@ -130,6 +130,16 @@ public:
     misuse send(const message& m) const;
     misuse ping(bytes_view data = {}) const;
     misuse close(std::uint16_t code = 1000, std::string_view reason = {}) const;
+    /// End the connection now, without a close handshake: for a peer that
+    /// must go at once (one that does not read what it is sent, one that
+    /// misbehaves). Output still queued is dropped, not written; the binding
+    /// resets the socket (SO_LINGER 0, the peer sees ECONNRESET) once the
+    /// running handler returns, or in the loop's next iteration when called
+    /// from elsewhere (another connection's handler, a post()), never from
+    /// inside abort(). on_disconnect follows, once; on_error is not called.
+    /// Allowed in every state; misuse::wrong_state on a dead handle or a
+    /// connection already aborted.
+    misuse abort() const;
 
     /// True while the connection exists (until on_disconnect).
     bool alive() const noexcept { return s_ && s_->target; }

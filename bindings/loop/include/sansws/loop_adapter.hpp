@@ -12,6 +12,10 @@
 //
 // Memory stays bounded for slow readers: above options.high_water bytes of
 // queued output, wants_read() turns false until the peer has taken enough.
+// Time is bounded too: once the connection is closed or failed, what is
+// still queued must be written within config::close_timeout (a deadline in
+// next_deadline()); after that, or after connection_handle::abort(), the
+// output is dropped and the socket reset (SO_LINGER 0).
 #pragma once
 
 #include <functional>
@@ -75,7 +79,9 @@ public:
     /// Graceful end: start the close handshake with `code` if open (and
     /// wait for it as usual); drop a connection still in its handshake.
     void shutdown(timestamp now, std::uint16_t code = 1001, std::string_view reason = "going away");
-    /// Close the fd now; on_disconnect runs.
+    /// Drop the connection now: queued output is discarded and the socket
+    /// reset (SO_LINGER 0); on_disconnect runs. From a handler, use
+    /// connection_handle::abort() instead.
     void abort();
 
     connection_handle handle() const { return connection_handle(state_); }
@@ -94,6 +100,7 @@ private:
     void dispatch(event& ev);
     void write_some();
     void transport_lost(int err);
+    void close_fd();
     void close_now();
 
     int fd_;
