@@ -129,6 +129,52 @@ void decompress(benchmark::State& state, const message_list& (*workload)(), sans
     state.SetItemsProcessed(static_cast<std::int64_t>(iters * compressed.size()));
 }
 
+/// The cost per compressed byte received (RFC 6455 §10.4: what a peer can
+/// make us spend): bytes/s here count the compressed input, not the output.
+/// "ordinary": the 64 KiB JSON messages; "final_blocks": 32 KiB of them,
+/// then 128 Ki pairs 03 00 (an empty block with BFINAL = 1 each, so a new
+/// DEFLATE stream per 2 bytes), a hostile peer's cheapest way to make the
+/// inflater restart.
+void inflate_input(benchmark::State& state, bool final_blocks) {
+    const message_list& messages = json_64k();
+    message_list compressed;
+    {
+        sansws::deflater d;
+        for (const auto& m : messages) {
+            compressed.emplace_back();
+            if (!d.compress(m, true, compressed.back())) {
+                state.SkipWithError("compress failed");
+                return;
+            }
+            if (final_blocks) break;
+        }
+    }
+    if (final_blocks) {
+        auto& m = compressed.front();
+        // The sync flush's 00 00 ff ff back (§7.2.1), then the final blocks.
+        for (int b : {0x00, 0x00, 0xff, 0xff}) m.push_back(std::byte(b));
+        for (int i = 0; i < 128 * 1024; ++i) {
+            m.push_back(std::byte{0x03});
+            m.push_back(std::byte{0x00});
+        }
+    }
+    std::vector<std::byte> out(messages.front().size());
+    std::uint64_t consumed = 0;
+    bool ok = true;
+    for (auto _ : state) {
+        sansws::inflater inf;  // each pass from an empty window, as the compressor did
+        for (const auto& c : compressed) {
+            const auto r = inf.inflate(c, out, true);
+            ok &= r.st == sansws::inflater::status::message_done && r.consumed == c.size();
+            consumed += r.consumed;
+            benchmark::DoNotOptimize(out.data());
+        }
+    }
+    if (!ok) state.SkipWithError("inflate failed");
+    state.SetBytesProcessed(static_cast<std::int64_t>(consumed));
+    state.SetItemsProcessed(static_cast<std::int64_t>(static_cast<std::uint64_t>(state.iterations()) * compressed.size()));
+}
+
 /// Nothing to time: zlib's bytes at this window as counters. "inflater":
 /// one decompressor; "mN": one connection (a compressor at mem_level N
 /// and a decompressor), as deflater_memory + inflater_memory count them
@@ -165,6 +211,11 @@ void register_deflate(std::vector<std::string>& table) {
     add("deflate/decompress/json_1k", json_1k, standard, true);
     add("deflate/decompress/json_64k", json_64k, standard, true);
     add("deflate/decompress/json_64k_level1", json_64k, fast, true);
+    for (const auto& [name, final_blocks] : {std::pair{"deflate/inflate_input/ordinary", false},
+                                             std::pair{"deflate/inflate_input/final_blocks", true}}) {
+        table.push_back(name);
+        RegisterBenchmark(name, inflate_input, final_blocks)->Unit(benchmark::kMillisecond);
+    }
     for (const int w : {9, 10, 12, 15})
         RegisterBenchmark(std::string("deflate/memory/window_").append(std::to_string(w)).c_str(), memory, w)
             ->Iterations(1);

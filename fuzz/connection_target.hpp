@@ -524,8 +524,14 @@ private:
         check(one.size() == (c_.buffered() == 0 ? 0u : 1u));
         const connection_state st = c_.state();
         const bool over = st == connection_state::closed || st == connection_state::failed;
-        if (c_.should_close_transport()) check(c_.buffered() == 0 && over);
-        if (st == connection_state::failed) check(c_.next_deadline() == sansws::no_deadline);
+        // Output is written before the transport closes, unless the drain
+        // deadline passed (or abort()): then it is abandoned, never waited
+        // for forever.
+        if (c_.should_close_transport()) check(over && (c_.buffered() == 0 || c_.output_abandoned()));
+        if (c_.output_abandoned()) check(c_.should_close_transport() && over);
+        // A failed connection waits for nothing but its output to drain.
+        if (st == connection_state::failed && (c_.buffered() == 0 || c_.output_abandoned()))
+            check(c_.next_deadline() == sansws::no_deadline);
         // Once closed or failed, a connection never writes again: in
         // particular a failed one sends no data frame (§7.1.7).
         if (over && !frozen_) {

@@ -107,7 +107,8 @@ inline parse_outcome parse_stream(sansws::role r, sansws::bytes_view original, s
             const auto at = static_cast<std::size_t>(piece.payload.data() - wire.data());
             check(at == frame_start + sansws::frame_header_size(h.payload_length, h.masked) + got);
             check(piece.payload.size() <= h.payload_length - got);
-            check(!piece.payload.empty() || h.payload_length == 0);
+            // Empty: a zero-length frame, or a header announced alone.
+            check(!piece.payload.empty() || h.payload_length == 0 || (piece.first && !piece.last));
             check(piece.offset == got);
             if (!unmask) {
                 // Untouched; then both ways of unmasking at the piece's phase.

@@ -359,6 +359,45 @@ TEST_CASE("RFC 7692 §7.2.3.4: bytes after a BFINAL block in the same message st
     }
 }
 
+TEST_CASE("RFC 7692 §7.2.3.4, RFC 6455 §10.4: streams ended over and over cost a bounded number of zlib calls") {
+    // 32 KiB of ordinary data fills the window, then 03 00 pairs: each an
+    // empty fixed-Huffman block with BFINAL = 1, ending the stream. A new
+    // stream starts after each one. Once this copied the whole window out and
+    // back per 2 bytes received; now the cost is at most one zlib call per
+    // 2 input bytes plus a few per inflate() call, and the window survives.
+    const byte_vec filler = json_like(32 * 1024, 7);
+    deflater d;
+    byte_vec message = compress_message(d, filler);
+    // Put back the 00 00 ff ff compress_message() stripped (§7.2.1): the
+    // sync flush ends between blocks, so a new block may follow at once.
+    for (int b : {0x00, 0x00, 0xff, 0xff}) message.push_back(std::byte(b));
+    constexpr std::size_t pairs = 128 * 1024;
+    for (std::size_t i = 0; i < pairs; ++i) {
+        message.push_back(std::byte{0x03});
+        message.push_back(std::byte{0x00});
+    }
+    for (std::size_t part : {std::size_t{16 * 1024}, message.size()}) {
+        inflater inf;
+        std::vector<byte_vec> parts;
+        for (std::size_t at = 0; at < message.size(); at += part)
+            parts.emplace_back(message.begin() + static_cast<std::ptrdiff_t>(at),
+                               message.begin() + static_cast<std::ptrdiff_t>(std::min(message.size(), at + part)));
+        const auto o = inflate_parts(inf, parts, 64 * 1024);
+        CHECK(o.contract_kept);
+        CHECK(o.status == st::message_done);
+        CHECK(o.data == filler);
+        CHECK(inf.work() <= 4 * o.calls + message.size() / 2);
+        // Context takeover still holds after 128 Ki stream restarts: the
+        // next message, compressed against the same window, refers back.
+        const std::uint64_t before = inf.work();
+        const byte_vec next = compress_message(d, filler);
+        const auto o2 = inflate_message(inf, next, 64 * 1024);
+        CHECK(o2.status == st::message_done);
+        CHECK(o2.data == filler);
+        CHECK(inf.work() - before <= 4 * o2.calls + next.size() / 2);
+    }
+}
+
 TEST_CASE("RFC 7692 §7.2.2: a payload already ending between blocks needs no tail (empty, or a bare sync flush)") {
     inflater inf;
     // An empty compressed payload, as some senders produce for an empty message.

@@ -29,18 +29,26 @@ TEST_CASE("RFC 6455 §7.1.7: a violation fails the connection from every live st
         CHECK(next_state(s, in::violation) == st::failed);
 }
 
+TEST_CASE("abort() fails the connection from every state but failed, a closed one with output included") {
+    for (st s : {st::handshake, st::handshake_pending, st::open, st::closing, st::closed})
+        CHECK(next_state(s, in::app_abort) == st::failed);
+    CHECK(!next_state(st::failed, in::app_abort));
+}
+
 TEST_CASE("RFC 6455 §7.1.7: closed and failed are terminal; every other pair is refused") {
     const st all_states[] = {st::handshake, st::handshake_pending, st::open, st::closing, st::closed, st::failed};
     const in all_inputs[] = {in::request_received, in::app_accept,     in::app_reject, in::response_accepted,
-                             in::response_rejected, in::close_sent,    in::close_received, in::violation};
+                             in::response_rejected, in::close_sent,    in::close_received, in::violation,
+                             in::app_abort};
     int allowed = 0;
     for (st s : all_states)
         for (in i : all_inputs) {
             auto to = next_state(s, i);
-            if (s == st::closed || s == st::failed) CHECK(!to);
+            // Only the application's abort leaves closed (dropping output).
+            if (s == st::failed || (s == st::closed && i != in::app_abort)) CHECK(!to);
             if (to) ++allowed;
         }
-    CHECK(allowed == 12);  // exactly the edges checked above
+    CHECK(allowed == 17);  // exactly the edges checked above
     CHECK(!next_state(st::open, in::app_accept));
     CHECK(!next_state(st::closing, in::close_sent));  // one Close per side (§5.5.1)
     CHECK(!next_state(st::handshake, in::close_sent));

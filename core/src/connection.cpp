@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <limits>
 
 #include "frame_internal.hpp"
 #include "kernels/dispatch.hpp"
@@ -83,7 +84,24 @@ connection::connection(config cfg, timestamp now)
 }
 
 void connection::transition(state_input in) noexcept {
-    if (auto next = next_state(state_, in)) state_ = *next;
+    const auto next = next_state(state_, in);
+    if (!next) return;
+    state_ = *next;
+    // Every state after open has a deadline: the output queued on the way
+    // into closed or failed (our Close, a refusal) is written within
+    // close_timeout or dropped.
+    if ((state_ == connection_state::closed || state_ == connection_state::failed) && drain_deadline_ == no_deadline)
+        drain_deadline_ = after(now_, cfg_.close_timeout);
+}
+
+misuse connection::abort() noexcept {
+    if (abandoned_) return misuse::wrong_state;
+    if (state_ != connection_state::failed) transition(state_input::app_abort);
+    abandoned_ = true;
+    in_ = early_in_ = {};
+    pending_.reset();
+    z_pending_ = false;
+    return misuse::none;
 }
 
 void connection::schedule_ping() noexcept {
@@ -392,21 +410,27 @@ event connection::frame_event() {
                 in_compressed_ = (h.rsv & rsv1) != 0;
                 z_in_total_ = z_out_total_ = 0;
             }
-            // Fail on the declared length with the frame's first payload
-            // bytes, before any of it is buffered. A compressed message is
-            // limited by its inflated size instead, while inflating.
-            if (cfg_.delivery == delivery_mode::whole_message && !in_compressed_ &&
-                h.payload_length > cfg_.max_message_size - msg_size_)
+            // The inflate-ratio cap and the compressed limit compare with
+            // declared frame lengths, never with where the reads ended.
+            if (in_compressed_) z_in_total_ = std::min(z_in_total_ + h.payload_length, std::uint64_t{1} << 63);
+            // Fail on the declared length as soon as the header is here,
+            // before any payload byte is buffered (RFC 6455 §10.4). A
+            // compressed message is limited by its inflated size while
+            // inflating, and its declared compressed length by
+            // compressed_message_limit().
+            if (cfg_.delivery == delivery_mode::whole_message &&
+                (in_compressed_ ? z_in_total_ > compressed_message_limit(cfg_.max_message_size)
+                                : h.payload_length > cfg_.max_message_size - msg_size_))
                 return fail(violation::message_too_big);
         }
+        // A header announced alone: checked above, nothing to deliver yet.
+        if (piece.payload.empty() && !piece.last) continue;
         const bool ends_message = piece.last && h.fin;
         if (in_compressed_) {
             // RFC 7692 §7.2.2: unmask in place, then inflate into the message
             // buffer (or the streaming chunk); an empty final frame still
             // ends the message.
             if (h.masked) apply_mask(piece.payload, h.key, phase);
-            // The inflate-ratio cap compares with declared frame lengths.
-            if (piece.first) z_in_total_ = std::min(z_in_total_ + h.payload_length, std::uint64_t{1} << 63);
             z_in_ = piece.payload;
             z_end_ = ends_message;
             z_pending_ = true;
@@ -461,12 +485,23 @@ event connection::frame_event() {
 
 std::byte* connection::extend_message(std::size_t n) {
     // Grows geometrically with what has arrived (never with what a header
-    // declares: a peer could announce 16 MiB and send nothing).
-    if (n > msg_capacity_ - msg_size_ || !msg_)
-        reserve_message(std::max({msg_size_ + n, 2 * msg_capacity_, std::size_t{4096}}));
+    // declares: a peer could announce 16 MiB and send nothing), and never
+    // past the limit (the frame headers were checked against it).
+    if (n > msg_capacity_ - msg_size_ || !msg_) reserve_message(message_growth(msg_size_ + n));
     std::byte* at = msg_.get() + msg_size_;
     msg_size_ += n;
+    buffers_used_at_ = now_;
     return at;
+}
+
+std::size_t connection::message_growth(std::size_t needed) const noexcept {
+    const auto limit = static_cast<std::size_t>(
+        std::min<std::uint64_t>(cfg_.max_message_size, std::numeric_limits<std::size_t>::max() / 2));
+    const std::size_t grown = std::max({needed, 2 * msg_capacity_, std::size_t{4096}});
+    // Past half the limit, straight to the limit: the old and the new buffer
+    // together, for the moment of the copy, hold at most 1.5 times the limit,
+    // and the message buffer alone never more than the limit.
+    return grown > limit / 2 ? std::max(needed, limit) : grown;
 }
 
 void connection::reserve_message(std::size_t capacity) {
@@ -621,6 +656,7 @@ misuse connection::close(std::uint16_t code, std::string_view reason) {
 
 void connection::on_time(timestamp now) {
     if (now > now_) now_ = now;
+    if (!out_.empty() && now_ >= drain_deadline_) abandoned_ = true;
     if (pending_) return;  // report one deadline failure at a time
     auto raise = [&](violation v, std::string_view why) {
         failure_detail_ = why;
@@ -658,18 +694,21 @@ timestamp connection::next_deadline() const noexcept {
     case connection_state::handshake_pending:
         return handshake_deadline_;
     case connection_state::open:
-        return std::min(ping_at_, pong_deadline_);
+        return std::min({ping_at_, pong_deadline_, retain_deadline()});
     case connection_state::closing:
-        return close_deadline_;
+        return std::min(close_deadline_, retain_deadline());
     case connection_state::closed:
-        return close_wait_over_ || eof_ ? no_deadline : close_deadline_;
+        if (abandoned_) return no_deadline;
+        return std::min(close_wait_over_ || eof_ ? no_deadline : close_deadline_,
+                        out_.empty() ? no_deadline : drain_deadline_);
     case connection_state::failed:
-        return no_deadline;
+        return abandoned_ || out_.empty() ? no_deadline : drain_deadline_;
     }
     return no_deadline;
 }
 
 bool connection::should_close_transport() const noexcept {
+    if (abandoned_) return true;
     if (!out_.empty()) return false;
     if (state_ == connection_state::failed) return true;
     if (state_ != connection_state::closed) return false;

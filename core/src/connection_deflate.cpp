@@ -13,6 +13,13 @@
 namespace sansws {
 namespace {
 
+/// now + d without overflow: a huge duration means "never".
+timestamp after(timestamp now, duration d) noexcept {
+    if (d <= duration::zero()) return now;
+    if (now > no_deadline - d) return no_deadline;
+    return now + d;
+}
+
 bool valid_window(std::uint8_t bits) noexcept { return bits >= 8 && bits <= 15; }
 
 /// zlib's raw deflate cannot compress with a 256-byte window (deflateInit2
@@ -103,6 +110,7 @@ bool connection::write_compressed(opcode op, bytes_view data, bool fin) {
     }
     deflater& z = use_shared ? *shared : *deflater_;
     zout_.clear();
+    buffers_used_at_ = now_;
     if (!z.compress(data, fin, zout_)) {
         zout_.clear();
         if (!out_message_) {
@@ -124,17 +132,17 @@ bool connection::write_compressed(opcode op, bytes_view data, bool fin) {
 }
 
 mutable_bytes connection::message_room() {
+    buffers_used_at_ = now_;
     if (cfg_.delivery == delivery_mode::streaming) {
         if (!chunk_) chunk_ = std::make_unique_for_overwrite<std::byte[]>(cfg_.compression.stream_chunk);
         return {chunk_.get(), cfg_.compression.stream_chunk};
     }
-    // Room up to one byte past the limit: inflating that byte proves the
-    // message too big without producing anything more (RFC 7692 §8).
-    const std::uint64_t limit = std::min<std::uint64_t>(cfg_.max_message_size, std::numeric_limits<std::size_t>::max() - 1);
-    const auto end = static_cast<std::size_t>(limit) + 1;
-    if (msg_size_ == msg_capacity_ || !msg_)
-        reserve_message(std::min(std::max({2 * msg_capacity_, msg_size_ + 1, std::size_t{4096}}), end));
-    return {msg_.get() + msg_size_, std::min(msg_capacity_, end) - msg_size_};
+    // At the limit, room for one byte outside the buffer: inflating it
+    // proves the message too big (RFC 7692 §8) without growing the buffer
+    // past the limit (which once doubled the memory of a refused bomb).
+    if (msg_size_ >= cfg_.max_message_size) return {&probe_, 1};
+    if (msg_size_ == msg_capacity_ || !msg_) reserve_message(message_growth(msg_size_ + 1));
+    return {msg_.get() + msg_size_, msg_capacity_ - msg_size_};
 }
 
 void connection::end_inflated_message() {
@@ -232,21 +240,35 @@ std::size_t connection::memory_use() const noexcept {
     return n;
 }
 
+timestamp connection::retain_deadline() const noexcept {
+    const bool holding = msg_ || chunk_ || zout_.capacity() != 0;
+    if (!holding || in_message_) return no_deadline;
+    const timestamp at = after(buffers_used_at_, cfg_.retain_time);
+    return at > now_ ? at : no_deadline;  // passed: the next release_memory() acts
+}
+
 void connection::release_memory() noexcept {
-    // Only buffers up to one output block go: larger ones are kept, or a
-    // connection moving large messages would get them back from the OS,
-    // page by page, for every message. zlib state stays too (creating it
-    // costs more than a message).
+    // Buffers up to one output block go at once (getting them back costs
+    // little). Larger ones serve the next large message while messages keep
+    // coming: they go once retain_time has passed since a message last used
+    // them (next_deadline() says when), or at once when they are larger
+    // than retain_size, so what a quiet connection keeps is bounded whatever
+    // its past messages were. zlib state stays (creating it costs more than
+    // a message).
     constexpr std::size_t small = output_queue::block_size;
+    const bool stale = now_ >= after(buffers_used_at_, cfg_.retain_time);
+    const auto drop = [&](std::size_t capacity) {
+        return capacity <= small || capacity > cfg_.retain_size || stale;
+    };
     out_.release();
-    if (zout_.capacity() <= small) std::vector<std::byte>().swap(zout_);
+    if (drop(zout_.capacity())) std::vector<std::byte>().swap(zout_);
     if (state_ != connection_state::handshake_pending && early_in_.empty()) std::vector<std::byte>().swap(early_);
     if (in_message_) return;
-    if (msg_capacity_ <= small) {
+    if (drop(msg_capacity_)) {
         msg_.reset();
         msg_capacity_ = msg_size_ = 0;
     }
-    if (cfg_.compression.stream_chunk <= small) chunk_.reset();
+    if (drop(cfg_.compression.stream_chunk)) chunk_.reset();
 }
 
 prepared_message::prepared_message(message_type type, bytes_view payload, const deflate_settings& settings,

@@ -163,7 +163,10 @@ frame_piece frame_parser::parse(mutable_bytes input) noexcept {
     }
     case state::payload: {
         const std::size_t avail = input.size() - pos;
-        if (avail == 0 && remaining_ != 0) {
+        // A header that has just completed is announced even with none of
+        // its payload here yet (an empty first piece), so that the caller
+        // can refuse a declared length before the first payload byte.
+        if (avail == 0 && remaining_ != 0 && announced_) {
             frame_piece p;
             p.consumed = pos;
             return p;

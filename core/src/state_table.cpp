@@ -31,6 +31,13 @@ constexpr std::array rules{
     rule{st::open, in::violation, st::failed},
     rule{st::closing, in::close_received, st::closed},
     rule{st::closing, in::violation, st::failed},  // includes the close timeout
+    // abort(): the application ends the connection without a Close from
+    // any state, a closed one whose output is still queued included.
+    rule{st::handshake, in::app_abort, st::failed},
+    rule{st::handshake_pending, in::app_abort, st::failed},
+    rule{st::open, in::app_abort, st::failed},
+    rule{st::closing, in::app_abort, st::failed},
+    rule{st::closed, in::app_abort, st::failed},
 };
 
 }  // namespace

@@ -47,6 +47,7 @@ enum class state_input : std::uint8_t {
     close_sent,         // close()
     close_received,     // the peer's Close arrived (answered at once if needed)
     violation,          // protocol violation, timeout, lost transport
+    app_abort,          // abort(): no close handshake, output dropped
 };
 /// The transition table (RFC 6455 §4, §7): the next state, or nullopt when
 /// `in` is not allowed in `s`.
@@ -95,6 +96,15 @@ struct compression_config {
     deflater* shared = nullptr;
 };
 
+/// Whole-message delivery: the most compressed bytes a message's frames may
+/// declare, max_message_size plus an eighth plus 1 KiB (DEFLATE expands
+/// incompressible data by well under that; RFC 6455 §10.4). Above it the
+/// message is refused with 1009 on the frame header, before inflating.
+constexpr std::uint64_t compressed_message_limit(std::uint64_t max_message_size) noexcept {
+    const std::uint64_t slack = max_message_size / 8 + 1024;
+    return max_message_size > UINT64_MAX - slack ? UINT64_MAX : max_message_size + slack;
+}
+
 struct config {
     sansws::role role = role::server;
     delivery_mode delivery = delivery_mode::whole_message;
@@ -117,6 +127,14 @@ struct config {
     duration ping_interval = duration::zero();
     duration pong_timeout = std::chrono::seconds(10);
     compression_config compression{};
+    /// What a quiet connection keeps (RFC 6455 §10.4: memory a peer can pin).
+    /// Message, streaming and compression buffers larger than retain_size
+    /// are given back by the first release_memory() after the message that
+    /// used them; smaller ones (above one output block) are kept for the
+    /// next message until retain_time passes without one, then given back
+    /// too (next_deadline() reports that moment).
+    std::size_t retain_size = 256 * 1024;
+    duration retain_time = std::chrono::seconds(1);
     /// Required for the client role (mask keys, Sec-WebSocket-Key). Unused by
     /// servers, whose frames are not masked (§5.1).
     entropy_source entropy{};
@@ -213,6 +231,12 @@ public:
     /// 123 bytes. code 1005 sends an empty Close.
     misuse close(std::uint16_t code = 1000, std::string_view reason = {});
     misuse send(const close_frame& c) { return close(c.code, c.reason); }
+    /// End the connection at once: no close handshake, nothing more is
+    /// parsed or reported, and should_close_transport() is true even though
+    /// output may still be queued; the caller drops that output and closes
+    /// the transport (a binding resets it). Allowed in every state but failed
+    /// after an earlier abort (misuse::wrong_state).
+    misuse abort() noexcept;
 
     // ---- output ---------------------------------------------------------
     /// Bytes to write, as gather spans; valid until the next non-const call.
@@ -231,8 +255,14 @@ public:
     sansws::role role() const noexcept { return cfg_.role; }
     /// True once the transport should be closed: the connection is closed or
     /// failed and its output is written. A client waits for the server to
-    /// close first (§7.1.1) until close_timeout passes.
+    /// close first (§7.1.1) until close_timeout passes. Output a peer does not
+    /// read is not waited for forever: close_timeout after the connection
+    /// became closed or failed (or at once after abort()), this is true with
+    /// output still queued, which the caller then drops (output_abandoned()).
     bool should_close_transport() const noexcept;
+    /// True when should_close_transport() gave up on queued output (abort(),
+    /// or the drain deadline passed): close without writing it (a reset).
+    bool output_abandoned() const noexcept { return abandoned_; }
     /// The subprotocol agreed in the handshake, if any.
     const std::optional<std::string>& subprotocol() const noexcept { return subprotocol_; }
     /// The permessage-deflate parameters in force, if it was agreed.
@@ -241,12 +271,13 @@ public:
     /// (output queue, message assembly, compression scratch) and zlib's
     /// state, for a server enforcing a memory budget.
     std::size_t memory_use() const noexcept;
-    /// Give back buffers of up to output_queue::block_size that hold nothing
-    /// now: the output blocks once the output is written, the message buffer
-    /// and inflate chunk between messages, compression scratch. Bindings
-    /// call it when the output is written, so a quiet connection costs
-    /// little more than this object and its zlib state; larger buffers are
-    /// kept for the next large message. Views from earlier events end.
+    /// Give back buffers that hold nothing now: the output blocks once the
+    /// output is written; between messages, the message buffer, the
+    /// streaming chunk and compression scratch, under the retention rule of
+    /// config::retain_size and retain_time. Bindings call it whenever the
+    /// output is written (and after on_time()), so a quiet connection costs
+    /// little more than this object and its zlib state. Views from earlier
+    /// events end.
     void release_memory() noexcept;
     /// The first violation, if the connection failed because of one.
     violation failure_reason() const noexcept { return failure_; }
@@ -300,7 +331,9 @@ private:
         }
     }
     std::byte* extend_message(std::size_t n);
+    std::size_t message_growth(std::size_t needed) const noexcept;
     void reserve_message(std::size_t capacity);
+    timestamp retain_deadline() const noexcept;
 
     config cfg_;
     misuse setup_error_ = misuse::none;
@@ -338,6 +371,8 @@ private:
     std::unique_ptr<std::byte[]> msg_;
     std::size_t msg_size_ = 0;
     std::size_t msg_capacity_ = 0;
+    std::byte probe_{};                // inflating into it proves a message over the limit
+    timestamp buffers_used_at_{};      // a message last used msg_ or chunk_ (retain_time)
     std::array<std::byte, 125> ctl_{};
     std::size_t ctl_len_ = 0;
     bool out_message_ = false;      // a fragmented outgoing message is open
@@ -367,6 +402,11 @@ private:
     timestamp ping_at_ = no_deadline;
     timestamp pong_deadline_ = no_deadline;
     bool close_wait_over_ = false;
+    // Closed or failed: the queued output (our Close, a refusal) is written
+    // by this moment or dropped (abandoned_), so a peer that stops reading
+    // cannot hold the transport and the queue forever.
+    timestamp drain_deadline_ = no_deadline;
+    bool abandoned_ = false;
 };
 
 }  // namespace sansws

@@ -120,7 +120,15 @@ public:
     /// next) start a new stream over the same window, so context takeover
     /// carries on. After an error, every call returns error (consuming and
     /// producing nothing) until reset() or release().
+    /// Cost: a new stream keeps zlib's window where it is (no copy), and a
+    /// stream takes at least 2 input bytes, so one call makes at most
+    /// 4 + consumed / 2 zlib calls whatever the input (work()).
     result inflate(bytes_view in, mutable_bytes out, bool message_end);
+    /// The cost counter: zlib calls made so far plus window bytes copied to
+    /// start new streams (none today). Each zlib call does a bounded amount
+    /// of work beyond the bytes it moves, so this bounds the CPU a peer's
+    /// compressed bytes can cost per byte (RFC 6455 §10.4).
+    std::uint64_t work() const noexcept { return work_; }
     /// After message_done, with no context takeover (§7.1.1): forget the
     /// window. Also clears an error.
     void reset() noexcept;
@@ -137,6 +145,7 @@ private:
     struct stream;
     std::unique_ptr<stream> z_;
     std::size_t allocated_ = 0;
+    std::uint64_t work_ = 0;
 };
 
 /// zlib's memory for one compressor and one decompressor with these

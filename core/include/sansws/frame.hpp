@@ -81,7 +81,10 @@ struct frame_piece {
 /// Incremental frame parser for one role. Feed any split of the input: the
 /// sequence of pieces (after merging adjacent pieces of one frame) does not
 /// depend on it. A zero-length frame gives one piece with first and last set
-/// and an empty payload. After an error the parser stays failed.
+/// and an empty payload. A header is announced as soon as it is complete:
+/// when none of its payload is in the input yet, that first piece has an
+/// empty payload (first set, last clear). After an error the parser stays
+/// failed.
 class frame_parser {
 public:
     /// `allowed_rsv`: RSV bits an extension negotiated (§5.2); others fail.
