@@ -73,7 +73,9 @@ constexpr std::string_view page = R"html(<!doctype html>
 )html";
 
 // A client whose queued output passes this is not keeping up with the room:
-// it is closed rather than allowed to grow without bound.
+// it is dropped (abort(): the backlog is discarded and the socket reset)
+// rather than allowed to grow without bound. A Close would only queue
+// behind the backlog it does not read.
 constexpr std::size_t slow_client_limit = 4 * 1024 * 1024;
 
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
@@ -123,7 +125,9 @@ int main(int argc, char** argv) {
         const std::string text(m.text());
         for (const auto& [id, c] : room) {
             if (c.buffered() > slow_client_limit) {
-                c.close(static_cast<std::uint16_t>(sansws::close_code::policy_violation), "too slow");
+                // Gone after this handler (on_disconnect then leaves the
+                // room), so the loop over the room is not disturbed.
+                c.abort();
             } else if (m.type == sansws::message_type::text) {
                 c.send_text(text);
             } else {

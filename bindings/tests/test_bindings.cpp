@@ -1,17 +1,24 @@
 // Tests for the bindings on real sockets: URL parsing, loop_adapter driven
 // by a small poll() loop over a socketpair, and the epoll client and server
-// talking to each other over loopback.
+// talking to each other over loopback; hostile peers (hostile_peers.hpp)
+// against epoll and against loop_adapter in a poll() loop that accepts TCP
+// connections; a port someone else holds.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "hostile_peers.hpp"
 #include "sansws/epoll.hpp"
 #include "sansws/loop_adapter.hpp"
 
@@ -46,6 +53,19 @@ TEST_CASE("parse_ws_url") {
 
 namespace {
 
+/// What an adapter waits for, as poll() events.
+pollfd watch(const loop_adapter& a) {
+    return {a.fd(), static_cast<short>((a.wants_read() ? POLLIN : 0) | (a.wants_write() ? POLLOUT : 0)), 0};
+}
+
+/// Tell an adapter what poll() saw and what time it is.
+void serve(loop_adapter& a, short revents, timestamp now) {
+    if (revents & POLLIN) a.on_readable(now);
+    if ((revents & POLLOUT) && !a.done()) a.on_writable(now);
+    if ((revents & (POLLERR | POLLHUP)) && !a.done()) a.on_hangup(now);
+    if (!a.done() && a.next_deadline() <= now) a.on_timer(now);
+}
+
 /// Drives adapters with poll() until `done` or a time limit.
 template <class Done>
 void drive(std::vector<loop_adapter*> all, Done done) {
@@ -55,21 +75,84 @@ void drive(std::vector<loop_adapter*> all, Done done) {
         std::vector<loop_adapter*> live;
         for (auto* a : all) {
             if (a->done()) continue;
-            const short ev = static_cast<short>((a->wants_read() ? POLLIN : 0) | (a->wants_write() ? POLLOUT : 0));
-            fds.push_back({a->fd(), ev, 0});
+            fds.push_back(watch(*a));
             live.push_back(a);
         }
         if (live.empty()) return;
         poll(fds.data(), fds.size(), 10);
         const timestamp now = monotonic_now();
-        for (std::size_t i = 0; i < live.size(); ++i) {
-            if (fds[i].revents & POLLIN) live[i]->on_readable(now);
-            if ((fds[i].revents & POLLOUT) && !live[i]->done()) live[i]->on_writable(now);
-            if ((fds[i].revents & (POLLERR | POLLHUP)) && !live[i]->done()) live[i]->on_hangup(now);
-            if (!live[i]->done() && live[i]->next_deadline() <= now) live[i]->on_timer(now);
-        }
+        for (std::size_t i = 0; i < live.size(); ++i) serve(*live[i], fds[i].revents, now);
     }
 }
+
+/// loop_adapter as someone's own loop would run it: a TCP listener and the
+/// accepted connections in one poll() loop on its own thread, timers from
+/// next_deadline(), on_change answered in the next iteration.
+class adapter_server final : public hostile::server_handle {
+public:
+    adapter_server(const accept_settings& s, handlers h)
+        : settings_(s), h_(std::make_shared<const handlers>(std::move(h))) {
+        settings_.engine.role = role::server;
+        listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        REQUIRE(bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        REQUIRE(listen(listen_fd_, 16) == 0);
+        getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+        port_ = ntohs(a.sin_port);
+        thread_ = std::thread([this] { run(); });
+    }
+    ~adapter_server() override {
+        stop_ = true;
+        thread_.join();
+        adapters_.clear();
+        close(listen_fd_);
+    }
+    std::uint16_t port() const override { return port_; }
+
+private:
+    void run() {
+        while (!stop_) {
+            std::vector<pollfd> fds{{listen_fd_, POLLIN, 0}};
+            timestamp next = monotonic_now() + std::chrono::milliseconds(10);
+            for (const auto& a : adapters_) {
+                fds.push_back(watch(*a));
+                next = std::min(next, a->next_deadline());
+            }
+            const auto wait = std::chrono::ceil<std::chrono::milliseconds>(next - monotonic_now()).count();
+            poll(fds.data(), fds.size(), static_cast<int>(std::max<std::int64_t>(0, wait)));
+            const timestamp now = monotonic_now();
+            const bool changed = std::exchange(changed_, false);
+            for (std::size_t i = 0; i < adapters_.size(); ++i) {
+                serve(*adapters_[i], fds[i + 1].revents, now);
+                if (changed && !adapters_[i]->done()) adapters_[i]->on_writable(now);
+            }
+            std::erase_if(adapters_, [](const auto& a) { return a->done(); });
+            if (fds[0].revents & POLLIN) accept_all(now);
+        }
+    }
+    void accept_all(timestamp now) {
+        while (true) {
+            const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) return;
+            adapter_options o;
+            o.high_water = settings_.high_water;
+            o.on_change = [this] { changed_ = true; };
+            adapters_.push_back(std::make_unique<loop_adapter>(fd, settings_.engine, h_, now, std::move(o)));
+        }
+    }
+
+    accept_settings settings_;
+    std::shared_ptr<const handlers> h_;
+    int listen_fd_ = -1;
+    std::uint16_t port_ = 0;
+    std::vector<std::unique_ptr<loop_adapter>> adapters_;
+    bool changed_ = false;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
 
 config client_config() {
     config c;
@@ -227,4 +310,18 @@ TEST_CASE("epoll: client and server on loopback, post() and stop()") {
 
     server.shutdown();
     server_thread.join();
+}
+
+TEST_CASE("loop_adapter: hostile peers") {
+    hostile::run_all([](const accept_settings& s, handlers h) -> std::unique_ptr<hostile::server_handle> {
+        return std::make_unique<adapter_server>(s, std::move(h));
+    });
+}
+
+TEST_CASE("epoll: hostile peers") {
+    hostile::run_all(hostile::start_with<epoll::server, epoll::server_options>());
+}
+
+TEST_CASE("epoll: a port someone else listens on is refused, SO_REUSEPORT or not") {
+    hostile::port_taken_is_refused<epoll::server>(epoll::server_options{});
 }

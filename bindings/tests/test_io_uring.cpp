@@ -1,7 +1,8 @@
 // Tests for the io_uring binding on loopback: its client and server talking
 // to each other (echo, post(), many connections, exhausted receive buffers,
 // zero-copy sends), deadlines, back-pressure, plain HTTP, descriptor
-// exhaustion, graceful shutdown, and the error when io_uring is unavailable.
+// exhaustion, graceful shutdown, the error when io_uring is unavailable,
+// hostile peers and a port someone else holds (hostile_peers.hpp).
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 #include <netinet/in.h>
@@ -19,36 +20,14 @@
 #include <thread>
 #include <vector>
 
+#include "hostile_peers.hpp"
 #include "sansws/io_uring.hpp"
 
 using namespace sansws;
 
 namespace {
 
-/// A server running on its own thread for the length of a test.
-class running_server {
-public:
-    running_server(io_uring::server_options o, handlers h) : server_(std::move(o), std::move(h)) {
-        std::string err;
-        ok_ = server_.listen(err);
-        REQUIRE_MESSAGE(ok_, err);
-        thread_ = std::thread([this] { server_.run(); });
-    }
-    ~running_server() {
-        server_.shutdown();
-        thread_.join();
-    }
-    std::string url(std::string_view path = "/") const {
-        return "ws://127.0.0.1:" + std::to_string(server_.port()) + std::string(path);
-    }
-    std::uint16_t port() const { return server_.port(); }
-    io_uring::server& get() { return server_; }
-
-private:
-    io_uring::server server_;
-    bool ok_ = false;
-    std::thread thread_;
-};
+using running_server = hostile::running_server<io_uring::server>;
 
 handlers echo_handlers() {
     handlers h;
@@ -56,32 +35,8 @@ handlers echo_handlers() {
     return h;
 }
 
-/// A plain TCP connection to the server, for what a WebSocket client
-/// would not do (send nothing, never read, speak plain HTTP).
-int raw_connect(std::uint16_t port) {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    return fd;
-}
-
-/// Read until EOF or `limit`; what arrived.
-std::string read_all(int fd, std::chrono::milliseconds limit = std::chrono::seconds(5)) {
-    std::string out;
-    const timestamp end = monotonic_now() + limit;
-    char buf[4096];
-    while (monotonic_now() < end) {
-        pollfd p{fd, POLLIN, 0};
-        if (poll(&p, 1, 10) <= 0) continue;
-        const ssize_t n = read(fd, buf, sizeof buf);
-        if (n <= 0) break;
-        out.append(buf, static_cast<std::size_t>(n));
-    }
-    return out;
-}
+using hostile::raw_connect;
+using hostile::read_all;
 
 }  // namespace
 
@@ -416,4 +371,12 @@ TEST_CASE("io_uring: out of descriptors, new connections get 503") {
     waitpid(server_pid, &status, 0);
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("io_uring: hostile peers") {
+    hostile::run_all(hostile::start_with<io_uring::server, io_uring::server_options>());
+}
+
+TEST_CASE("io_uring: a port someone else listens on is refused, SO_REUSEPORT or not") {
+    hostile::port_taken_is_refused<io_uring::server>(io_uring::server_options{});
 }
