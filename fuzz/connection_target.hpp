@@ -350,6 +350,7 @@ public:
         const std::uint64_t p0 = produced();
         const bool must_fail = st0 == connection_state::failed && !failure_seen_ && c_.setup_error() == misuse::none;
         event ev = c_.next_event();
+        ++next_calls_;
         const connection_state st1 = c_.state();
         const std::uint64_t grew = produced() - p0;
         const bool data_state = st0 == connection_state::open || st0 == connection_state::closing;
@@ -565,6 +566,10 @@ private:
         // write the peer has read (or a 16 KiB block). With output pending
         // the bound would depend on how the writes fell into blocks.
         if (c_.buffered() == 0) check(c_.memory_use() <= memory_bound());
+        // CPU per byte received (RFC 6455 §10.4): a bounded number of zlib
+        // calls per event (a few per growth of the message buffer) plus at
+        // most one per 2 compressed bytes, whatever the DEFLATE content.
+        check(c_.inflate_work() <= 64 * next_calls_ + received_ / 2);
     }
 
     /// What connection::memory_use() may count (connection_deflate.cpp),
@@ -582,10 +587,9 @@ private:
         const auto& p = c_.compression_params();
         if (delivery_ == sansws::delivery_mode::whole_message) {
             // Assembly grows geometrically from 4 KiB with what has arrived,
-            // never past the limit's double; inflation (RFC 7692 §8) grows
-            // it to one byte past the limit at most.
-            std::uint64_t assembly = std::max<std::uint64_t>(4096, 2 * std::min(max_message_, received_));
-            if (p) assembly = std::max(assembly, max_message_ + 1);
+            // and never past the limit, inflating (RFC 7692 §8) included.
+            std::uint64_t assembly = std::min<std::uint64_t>(max_message_, std::max<std::uint64_t>(4096, 2 * received_));
+            if (p) assembly = max_message_;
             n += static_cast<std::size_t>(assembly);
         } else if (p) {
             n += policy_.stream_chunk;  // one inflated piece at a time
@@ -630,6 +634,7 @@ private:
     sansws::timestamp now_{};
     std::uint64_t consumed_ = 0;
     std::uint64_t received_ = 0;
+    std::uint64_t next_calls_ = 0;
     bool params_seen_ = false;
     bool drained_ = true;
     bool failure_seen_ = false;

@@ -14,7 +14,8 @@
 //   byte 3  1 + b % 4 messages, then a big-endian u16 length for each
 //           message but the last
 //   rest    the messages back to back: compressed, or plain (round trip)
-// Split points come from a hash of the whole input.
+// Split points come from a hash of the whole input. Every call also keeps
+// the per-byte cost bound of inflater::work().
 #include "fuzz.hpp"
 #include "sansws/deflate.hpp"
 
@@ -66,8 +67,13 @@ outcome inflate_pieces(inflater& inf, bytes_view msg, std::size_t room, std::siz
             const std::size_t give = std::min(room, limit - total);
             if (give == 0) return {st::output_full, total, true};
             out[total + give] = canary;
+            const std::uint64_t work = inf.work();
             const auto r = inf.inflate(in, {out + total, give}, end);
             check(r.consumed <= in.size() && r.produced <= give && out[total + give] == canary);
+            // The cost bound (RFC 6455 §10.4): whatever the bytes (empty,
+            // final or stored blocks, flush markers), one call makes at
+            // most 4 + consumed / 2 zlib calls and copies no window.
+            check(inf.work() - work <= 4 + r.consumed / 2);
             total += r.produced;
             in = in.subspan(r.consumed);
             // output_full fills the room, so every call of this loop moves.

@@ -286,6 +286,36 @@ TEST_CASE("RFC 7692 §7.2.2: data that does not inflate fails with 1007, and so 
     CHECK(feed(t, raw_cframe(0xC1, body)) == got_list{failed_with(violation::invalid_utf8, close_code::invalid_payload)});
 }
 
+TEST_CASE("RFC 6455 §10.4, RFC 7692 §8: a compressed length declared far past the limit is refused on the header") {
+    config cfg = deflate_server();
+    cfg.max_message_size = 8000;
+    const std::uint64_t limit = compressed_message_limit(cfg.max_message_size);
+    CHECK(limit == 8000 + 1000 + 1024);
+    // Just past what DEFLATE needs for any message within the limit: the
+    // header alone (64-bit length, mask key) fails, before any inflating.
+    buffer f = raw_cframe(0xC2, buffer(limit + 1));
+    f.resize(2 + 2 + 4);
+    connection s = open_deflate_server(cfg, "permessage-deflate");
+    CHECK(feed(s, f) == got_list{failed_with(violation::message_too_big, close_code::message_too_big)});
+    CHECK(s.inflate_work() == 0);
+    // Across fragments too: the declared lengths add up.
+    connection t = open_deflate_server(cfg, "permessage-deflate");
+    buffer stored = payload_bytes({0x00, 0x00, 0x00, 0xff, 0xff});  // an empty stored block
+    buffer first = raw_cframe(0x42, stored);
+    buffer second = raw_cframe(0x00, buffer(limit));
+    second.resize(8);
+    CHECK(feed(t, cat({first, second})) == got_list{failed_with(violation::message_too_big, close_code::message_too_big)});
+    // Within the limit, a padded but valid message still arrives.
+    connection u = open_deflate_server(cfg, "permessage-deflate");
+    buffer padded;
+    for (int i = 0; i < 1000; ++i) padded.insert(padded.end(), stored.begin(), stored.end());
+    const buffer hello = payload_bytes({0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00});
+    padded.insert(padded.end(), hello.begin(), hello.end());
+    CHECK(feed(u, raw_cframe(0xC1, padded)) == got_list{text_msg("Hello")});
+    // One zlib call per frame here, however many empty blocks it holds.
+    CHECK(u.inflate_work() <= 4 + padded.size() / 2);
+}
+
 TEST_CASE("RFC 7692 §8: a decompression bomb costs at most the message limit") {
     // 64 MiB of zeros compress to about 64 KiB.
     deflater z;

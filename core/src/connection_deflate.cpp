@@ -240,6 +240,8 @@ std::size_t connection::memory_use() const noexcept {
     return n;
 }
 
+std::uint64_t connection::inflate_work() const noexcept { return inflater_ ? inflater_->work() : 0; }
+
 timestamp connection::retain_deadline() const noexcept {
     const bool holding = msg_ || chunk_ || zout_.capacity() != 0;
     if (!holding || in_message_) return no_deadline;

@@ -271,6 +271,10 @@ public:
     /// (output queue, message assembly, compression scratch) and zlib's
     /// state, for a server enforcing a memory budget.
     std::size_t memory_use() const noexcept;
+    /// The cost counter of inflating received messages (inflater::work():
+    /// zlib calls): at most a few per event plus one per 2 compressed bytes
+    /// received, whatever their content (RFC 6455 §10.4).
+    std::uint64_t inflate_work() const noexcept;
     /// Give back buffers that hold nothing now: the output blocks once the
     /// output is written; between messages, the message buffer, the
     /// streaming chunk and compression scratch, under the retention rule of
