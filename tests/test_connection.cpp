@@ -392,11 +392,22 @@ TEST_CASE("RFC 6455 §10.4: data held back before accept() is bounded by the han
     config cfg = server_config();
     cfg.handshake_limits.max_size = 200;
     const buffer early = cframe(0x82, std::string(195, 'e'));  // 203 bytes
-    SUBCASE("in the same read as the request") {
+    SUBCASE("in the same read as the request, the decision deferred") {
         connection s(cfg);
         const got_list evs = feed(s, cat({bytes(short_request()), early}), false);
-        CHECK(evs == got_list{got_failure{violation::handshake_too_large, close_code_for(violation::handshake_too_large)}});
+        CHECK(evs == got_list{got_request{"/", {}},
+                              got_failure{violation::handshake_too_large, close_code_for(violation::handshake_too_large)}});
+        // §4.1: the client sent data before our answer; it gets a 400.
+        CHECK(take_text(s).starts_with("HTTP/1.1 400 "));
         check_stays_failed(s);
+    }
+    SUBCASE("in the same read as the request, accepted at once: parsed from the input, no limit") {
+        connection s(cfg);
+        buffer many;
+        for (int i = 0; i < 20; ++i) many = cat({many, cframe(0x82, std::string(1024, char('a' + i)))});
+        got_list want{got_request{"/", {}}};
+        for (int i = 0; i < 20; ++i) want.push_back(binary_msg(std::string(1024, char('a' + i))));
+        CHECK(feed(s, cat({bytes(short_request()), many})) == want);
     }
     SUBCASE("in later reads") {
         connection s(cfg);
@@ -406,6 +417,7 @@ TEST_CASE("RFC 6455 §10.4: data held back before accept() is bounded by the han
         CHECK(feed(s, tail, false) ==
               got_list{got_failure{violation::handshake_too_large, close_code_for(violation::handshake_too_large)}});
         CHECK(s.accept() == misuse::wrong_state);
+        CHECK(take_text(s).starts_with("HTTP/1.1 400 "));
         check_stays_failed(s);
     }
     SUBCASE("within the limit") {

@@ -245,3 +245,66 @@ TEST_CASE("RFC 6455 §10.4: a message at the limit never makes the buffer larger
         CHECK(most <= idle + cfg.max_message_size);
     }
 }
+
+// ---- the upgrade request's body (RFC 7230 §3.3.3) --------------------------------
+
+TEST_CASE("RFC 7230 §3.3.3: Transfer-Encoding or a bad, conflicting or non-zero Content-Length gets 400") {
+    const auto with = [](std::string fields) {
+        std::string r = short_request();
+        r.insert(r.size() - 2, fields);
+        return r;
+    };
+    for (const std::string& fields :
+         {std::string("Content-Length: abc\r\n"), std::string("Content-Length: 5\r\nContent-Length: 6\r\n"),
+          std::string("Content-Length: 0, 1\r\n"), std::string("Content-Length: \r\n"),
+          std::string("Content-Length: -1\r\n"), std::string("Content-Length: 99999999999999999999999\r\n"),
+          std::string("Transfer-Encoding: chunked\r\n"), std::string("Transfer-Encoding: gzip\r\n"),
+          std::string("Transfer-Encoding: chunked\r\nContent-Length: 0\r\n"),
+          // A valid body length: the upgrade request has no body (§4.1), and
+          // its bytes would otherwise be read as frames.
+          std::string("Content-Length: 5\r\n")}) {
+        CAPTURE(fields);
+        connection s(server_config());
+        // Body bytes that are a valid masked frame: must not become a message.
+        const got_list evs = feed(s, cat({bytes(with(fields)), cframe(0x81, "smuggled")}));
+        REQUIRE(evs.size() == 1);
+        CHECK(std::get<got_failure>(evs[0]).what == violation::bad_handshake);
+        CHECK(take_text(s).starts_with("HTTP/1.1 400 "));
+    }
+    // Content-Length: 0, once or repeated with the same value, is no body.
+    for (const std::string& fields : {std::string("Content-Length: 0\r\n"), std::string("Content-Length: 0\r\nContent-Length: 00\r\n")}) {
+        CAPTURE(fields);
+        connection s(server_config());
+        CHECK(feed(s, cat({bytes(with(fields)), cframe(0x81, "frame")})) ==
+              got_list{got_request{"/", {}}, text_msg("frame")});
+    }
+}
+
+// ---- the client's extra header fields ----------------------------------------------
+
+TEST_CASE("RFC 6455 §4.1: extra Host and Origin replace the client's own; handshake fields are refused") {
+    config cfg = client_config();
+    cfg.client.origin = "http://mine";
+    cfg.client.headers = {{"host", "other.example:8080"}, {"Origin", "http://theirs"}, {"X-Trace", "1"}};
+    connection c(cfg);
+    const std::string request = take_text(c);
+    CHECK(request.find("Host: other.example:8080\r\n") != std::string::npos);
+    CHECK(request.find("server.example.com") == std::string::npos);
+    CHECK(request.find("Origin: http://theirs\r\n") != std::string::npos);
+    CHECK(request.find("http://mine") == std::string::npos);
+    CHECK(request.find("X-Trace: 1\r\n") != std::string::npos);
+    for (const char* name : {"Sec-WebSocket-Key", "sec-websocket-version", "Upgrade", "Connection",
+                             "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions"}) {
+        CAPTURE(name);
+        config bad = client_config();
+        bad.client.headers = {{name, "x"}};
+        CHECK(reserved_client_header(bad.client.headers) == name);
+        connection refused(bad);
+        CHECK(refused.setup_error() == misuse::invalid_argument);
+        CHECK(refused.buffered() == 0);
+    }
+    config twice = client_config();
+    twice.client.headers = {{"Host", "a"}, {"Host", "b"}};
+    CHECK(reserved_client_header(twice.client.headers) == "Host");
+    CHECK(connection(twice).setup_error() == misuse::invalid_argument);
+}

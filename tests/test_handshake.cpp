@@ -742,10 +742,13 @@ TEST_CASE("RFC 6455 §4.1 step 5: an extension not offered fails") {
     response_reason(with("x-custom"), switching, none);
 }
 
-TEST_CASE("RFC 6455 §4.1 step 5 / §9.1: offered extensions are accepted by name") {
+TEST_CASE("RFC 6455 §4.1 step 5 / §9.1, §11.3.2: offered extensions are accepted by name, in one field") {
     auto fields = added(good_response_fields(), "Sec-WebSocket-Extensions",
-                        "permessage-deflate ; server_no_context_takeover");
-    fields.push_back({"Sec-WebSocket-Extensions", "x-custom"});
+                        "permessage-deflate ; server_no_context_takeover, x-custom");
+    // §11.3.2 and §11.3.4: never two fields in a response, even one empty.
+    for (const char* name : {"Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol"})
+        CHECK(response_reason(added(added(good_response_fields(), name, "x"), name, "")).find("more than once") !=
+              std::string::npos);
     const auto result = response_accepted(fields);
     REQUIRE(result.has_value());
     CHECK(result->extensions ==

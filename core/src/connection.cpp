@@ -61,6 +61,7 @@ connection::connection(config cfg, timestamp now)
     const client_options& c = cfg_.client;
     if (!cfg_.entropy || c.host.empty() || !safe_field(c.host) || !safe_field(c.target) ||
         c.target.empty() || (c.origin && !safe_field(*c.origin)) || !safe_headers(c.headers) ||
+        !reserved_client_header(c.headers).empty() ||
         !std::all_of(c.subprotocols.begin(), c.subprotocols.end(), safe_token) ||
         !std::all_of(c.extensions.begin(), c.extensions.end(), safe_field)) {
         setup_error_ = misuse::invalid_argument;
@@ -182,7 +183,9 @@ void connection::stash_early_input() {
     if (early_.size() + in_.size() > cfg_.handshake_limits.max_size) {
         in_ = {};
         failure_ = violation::handshake_too_large;
-        failure_detail_ = "data before the handshake completed exceeds the handshake limit";
+        failure_detail_ = "data sent before the handshake completed exceeds the handshake limit";
+        // §4.1: the client should have waited for our answer; it gets one.
+        out_.append(as_bytes(write_reject_response(400, {}, failure_detail_)));
         transition(state_input::violation);
         return;
     }
@@ -238,10 +241,10 @@ event connection::handshake_event() {
         if (cfg_.compression.negotiate.enabled)
             extension_offers_ = header_value(check.request->headers, "Sec-WebSocket-Extensions").value_or("");
         transition(state_input::request_received);
-        stash_early_input();
-        // Too much early data fails the handshake; the request can no longer
-        // be accepted, so report the failure instead of it.
-        if (state_ == connection_state::failed) return failure{failure_, close_code_for(failure_), failure_detail_};
+        // Bytes behind the request stay in the caller's input (valid until
+        // need_more): an accept() made before the next next_event() parses
+        // them from there, however many there are. Only when the decision is
+        // deferred are they copied (bounded) by stash_early_input().
         return std::move(*check.request);
     }
     if (head.status != 101) {

@@ -214,19 +214,31 @@ std::optional<std::string> header_value(const http_headers& headers, std::string
     return out;
 }
 
-std::vector<std::string> header_list(const http_headers& headers, std::string_view name) {
-    std::vector<std::string> out;
+namespace {
+
+/// Every comma-separated item of every `name` field, trimmed, empty items
+/// kept: for fields where an empty value is an error.
+std::vector<std::string_view> header_values(const http_headers& headers, std::string_view name) {
+    std::vector<std::string_view> out;
     for (const auto& h : headers) {
         if (!iequals(h.name, name)) continue;
         std::string_view rest = h.value;
         while (true) {
             const auto comma = rest.find(',');
-            const auto item = trim_ows(rest.substr(0, comma));
-            if (!item.empty()) out.emplace_back(item);
+            out.push_back(trim_ows(rest.substr(0, comma)));
             if (comma == std::string_view::npos) break;
             rest.remove_prefix(comma + 1);
         }
     }
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::string> header_list(const http_headers& headers, std::string_view name) {
+    std::vector<std::string> out;
+    for (std::string_view item : header_values(headers, name))
+        if (!item.empty()) out.emplace_back(item);
     return out;
 }
 
@@ -309,6 +321,37 @@ request_check check_client_request(http_head&& head) {
         out.failure = fail_request(400, "HTTP/1.1 or later required");
         return out;
     }
+    // RFC 7230 §3.3.3: the framing of a body must be known before anything
+    // after the head is read as WebSocket frames. A Transfer-Encoding (items
+    // 3 and 4) or an invalid or conflicting Content-Length (item 4) gets 400;
+    // a valid non-zero Content-Length declares a body the upgrade cannot
+    // have (§4.1 sends none), which would otherwise be parsed as frames: 400.
+    if (header_count(head.headers, "Transfer-Encoding") != 0) {
+        out.failure = fail_request(400, "Transfer-Encoding on an upgrade request (RFC 7230 §3.3.3)");
+        return out;
+    }
+    if (const auto lengths = header_values(head.headers, "Content-Length"); !lengths.empty()) {
+        std::optional<std::uint64_t> length;
+        for (std::string_view v : lengths) {
+            // 19 digits always fit in 64 bits; more is no length we could take.
+            if (v.empty() || !all_of(v, is_digit) || v.size() > 19) {
+                out.failure = fail_request(400, "invalid Content-Length (RFC 7230 §3.3.3)");
+                return out;
+            }
+            std::uint64_t n = 0;
+            for (char c : v) n = n * 10 + static_cast<std::uint64_t>(c - '0');
+            // §3.3.2: repeats of the same decimal value are one length.
+            if (length && *length != n) {
+                out.failure = fail_request(400, "conflicting Content-Length values (RFC 7230 §3.3.3)");
+                return out;
+            }
+            length = n;
+        }
+        if (*length != 0) {
+            out.failure = fail_request(400, "a request body is not allowed on the upgrade request");
+            return out;
+        }
+    }
     // §4.2.1 item 2; RFC 7230 §5.4 requires 400 for a missing or repeated
     // Host. A ws: URI always has an authority, so an empty one is refused too.
     const auto hosts = header_count(head.headers, "Host");
@@ -375,7 +418,8 @@ std::string write_accept_response(std::string_view key, const accept_options& op
     if (!opts.extensions.empty()) {
         append_field(out, "Sec-WebSocket-Extensions", join(opts.extensions));
     }
-    for (const auto& h : opts.headers) append_field(out, h.name, h.value);
+    for (const auto& h : opts.headers)
+        if (!iequals(h.name, "Host") && !iequals(h.name, "Origin")) append_field(out, h.name, h.value);
     out += "\r\n";
     return out;
 }
@@ -448,23 +492,41 @@ std::string_view http_reason_phrase(int status) noexcept {
 }
 
 // §4.1 items 1-12 of the client's handshake.
+std::string_view reserved_client_header(const http_headers& headers) noexcept {
+    static constexpr std::string_view reserved[] = {"Upgrade", "Connection", "Sec-WebSocket-Key",
+                                                    "Sec-WebSocket-Version", "Sec-WebSocket-Protocol",
+                                                    "Sec-WebSocket-Extensions"};
+    for (const auto& h : headers) {
+        for (std::string_view r : reserved)
+            if (iequals(h.name, r)) return h.name;
+        // RFC 7230 §5.4: one Host; RFC 6454 §7.3: one Origin.
+        for (std::string_view once : {std::string_view("Host"), std::string_view("Origin")})
+            if (iequals(h.name, once) && header_count(headers, once) > 1) return h.name;
+    }
+    return {};
+}
+
 std::string write_client_request(const client_options& opts, std::string_view key) {
     std::string out = "GET ";
     out += opts.target;
     out += " HTTP/1.1\r\n";
-    append_field(out, "Host", opts.host);
+    // A Host or Origin among the extra fields replaces ours, in our place.
+    const auto host = header_value(opts.headers, "Host");
+    const auto origin = header_value(opts.headers, "Origin");
+    append_field(out, "Host", host ? *host : opts.host);
     append_field(out, "Upgrade", "websocket");
     append_field(out, "Connection", "Upgrade");
     append_field(out, "Sec-WebSocket-Key", key);
     append_field(out, "Sec-WebSocket-Version", "13");
-    if (opts.origin) append_field(out, "Origin", *opts.origin);
+    if (origin || opts.origin) append_field(out, "Origin", origin ? *origin : *opts.origin);
     if (!opts.subprotocols.empty()) {
         append_field(out, "Sec-WebSocket-Protocol", join(opts.subprotocols));
     }
     if (!opts.extensions.empty()) {
         append_field(out, "Sec-WebSocket-Extensions", join(opts.extensions));
     }
-    for (const auto& h : opts.headers) append_field(out, h.name, h.value);
+    for (const auto& h : opts.headers)
+        if (!iequals(h.name, "Host") && !iequals(h.name, "Origin")) append_field(out, h.name, h.value);
     out += "\r\n";
     return out;
 }
@@ -500,6 +562,14 @@ std::optional<handshake_response> check_server_response(const http_head& head, s
         *header_value(head.headers, "Sec-WebSocket-Accept") != websocket_accept_key(key)) {
         reason = "invalid Sec-WebSocket-Accept";
         return std::nullopt;
+    }
+    // §11.3.2, §11.3.4: Sec-WebSocket-Extensions and Sec-WebSocket-Protocol
+    // must not appear more than once in a response, even with an empty copy.
+    for (std::string_view once : {std::string_view("Sec-WebSocket-Extensions"), std::string_view("Sec-WebSocket-Protocol")}) {
+        if (header_count(head.headers, once) > 1) {
+            reason = std::string(once) + " appears more than once (RFC 6455 §11.3)";
+            return std::nullopt;
+        }
     }
     handshake_response out;
     // Step 5: every extension the server uses must have been offered (§9.1).

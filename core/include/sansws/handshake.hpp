@@ -125,8 +125,16 @@ struct client_options {
     std::optional<std::string> origin;
     std::vector<std::string> subprotocols;
     std::vector<std::string> extensions;
-    http_headers headers;       // extra fields
+    /// Extra fields. A Host or Origin here replaces the one from `host` /
+    /// `origin` (as Node's ws does); the fields the handshake itself
+    /// consists of may not be given (reserved_client_header()).
+    http_headers headers;
 };
+/// The first field in `headers` that a client may not add to its upgrade
+/// request, or empty: Upgrade, Connection and the Sec-WebSocket-* fields
+/// the handshake writes itself (§4.1), and a second Host or Origin. A
+/// connection configured with one refuses to start (misuse::invalid_argument).
+std::string_view reserved_client_header(const http_headers& headers) noexcept;
 /// The client's upgrade request with `key` (base64 of 16 random bytes).
 std::string write_client_request(const client_options& opts, std::string_view key);
 
