@@ -45,6 +45,8 @@ struct server_options {
     std::string host = "127.0.0.1";
     std::uint16_t port = 0;  // 0: pick a free port, see server::port()
     /// Loops, each on its own thread with its own SO_REUSEPORT listener.
+    /// The port is shared between these listeners only: listen() refuses a
+    /// port that someone else (another server, another process) listens on.
     unsigned threads = 1;
     accept_settings accept{};
     duration shutdown_timeout = std::chrono::seconds(5);

@@ -128,7 +128,9 @@ public:
     server& operator=(const server&) = delete;
 
     /// Create the loops and bind their listeners. False with `error` set
-    /// when the address cannot be resolved or bound.
+    /// when the address cannot be resolved or bound, or when someone else
+    /// listens on the port: SO_REUSEPORT joins this server's loops only
+    /// ("cannot listen on HOST:PORT: Address already in use").
     bool listen(std::string& error);
     /// The bound port (the real one when the options said 0).
     std::uint16_t port() const noexcept { return port_; }

@@ -129,8 +129,10 @@ public:
     server& operator=(const server&) = delete;
 
     /// Create the loops and bind their listeners. False with `error` set
-    /// when io_uring is unavailable (the message says why) or the address
-    /// cannot be resolved or bound.
+    /// when io_uring is unavailable (the message says why), the address
+    /// cannot be resolved or bound, or someone else listens on the port:
+    /// SO_REUSEPORT joins this server's loops only ("cannot listen on
+    /// HOST:PORT: Address already in use").
     bool listen(std::string& error);
     /// The bound port (the real one when the options said 0).
     std::uint16_t port() const noexcept { return port_; }
