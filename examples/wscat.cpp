@@ -22,7 +22,7 @@ namespace {
 constexpr std::string_view usage =
     "wscat [options] ws://host[:port]/path\n"
     "  --binary              send each line as a binary message\n"
-    "  --header 'Name: v'    extra request header (repeatable)\n"
+    "  --header 'Name: v'    extra request header (repeatable); Host and Origin replace the URL's\n"
     "  --subprotocol NAME    offer a subprotocol (repeatable)\n"
     "  --max-message BYTES   largest message accepted (default 67108864)\n"
     CLI_DEFLATE_USAGE "\n"
@@ -210,6 +210,13 @@ int main(int argc, char** argv) {
         }
     }
     if (url.empty()) a.fail("a ws:// URL is required");
+    // Host and Origin replace the request's own; the handshake's own fields
+    // cannot be given twice.
+    if (const auto name = sansws::reserved_client_header(opts.headers); !name.empty()) {
+        const bool once = sansws::iequals(name, "Host") || sansws::iequals(name, "Origin");
+        a.fail("--header '" + std::string(name) + ": …'" +
+               (once ? " given more than once" : ": the WebSocket handshake writes this field itself"));
+    }
 
     return io == cli::io_kind::io_uring ? run<sansws::io_uring::loop>(url, opts, binary)
                                         : run<sansws::epoll::loop>(url, opts, binary);

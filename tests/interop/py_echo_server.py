@@ -78,6 +78,9 @@ async def main(args):
     async def handler(ws):
         if args.subprotocol:
             print(f"open {ws.subprotocol} {ws.request_headers.get('X-Test')}", flush=True)
+            hosts = ",".join(ws.request_headers.get_all("Host"))
+            origins = ",".join(ws.request_headers.get_all("Origin")) or "none"
+            print(f"open-host {hosts} origin {origins}", flush=True)
         if args.deflate is not None:
             offer = ", ".join(ws.request_headers.get_all("Sec-WebSocket-Extensions")) or "none"
             print(f"open-offer {offer}", flush=True)

@@ -324,7 +324,33 @@ def subprotocol_and_header():
         feed(client, b"")
         rc = client.wait(10)
         assert rc == 0, f"wscat exited with {rc}: {client.stderr()}"
-        assert server_events(server) == ["open chat.v2 from wscat", "closed 1000"], server.stdout()
+        assert server_events(server) == ["open chat.v2 from wscat", f"open-host 127.0.0.1:{port} origin none",
+                                         "closed 1000"], server.stdout()
+
+
+@run.case("py-header-host-and-origin-replace")
+def header_host_and_origin():
+    """--header 'Host: …' and 'Origin: …' replace the request's own fields
+    (one Host line, as Node's wscat sends), never add a second one."""
+    with harness.Processes() as procs:
+        server, port = start_server(procs, "py", "--subprotocol", "chat")
+        client = wscat(procs, port, "--header", "Host: example.test", "--header", "Origin: http://example.test")
+        feed(client, b"")
+        rc = client.wait(10)
+        assert rc == 0, f"wscat exited with {rc}: {client.stderr()}"
+        assert "open-host example.test origin http://example.test" in server_events(server), server.stdout()
+
+
+@run.case("header-handshake-field-refused")
+def header_handshake_field_refused():
+    """A --header naming a field the handshake writes itself (a second key)
+    is refused before connecting: a usage error (exit 2) naming it."""
+    with harness.Processes() as procs:
+        client = wscat(procs, harness.free_port(), "--header", "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==")
+        feed(client, b"")
+        rc = client.wait(10)
+        assert rc == 2, f"wscat exited with {rc}, expected 2: {client.stderr()}"
+        assert "Sec-WebSocket-Key" in client.stderr() and "handshake" in client.stderr(), client.stderr()
 
 
 @run.case("connection-refused")
