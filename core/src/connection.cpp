@@ -8,8 +8,7 @@
 #include <cstring>
 #include <limits>
 
-#include "frame_internal.hpp"
-#include "kernels/dispatch.hpp"
+#include "message_reader_fast.hpp"
 
 namespace sansws {
 namespace {
@@ -43,10 +42,13 @@ bool safe_headers(const http_headers& hs) noexcept {
 }  // namespace
 
 connection::connection(config cfg, timestamp now)
-    : cfg_(std::move(cfg)), parser_(cfg_.role), now_(now) {
-    // Payloads are unmasked by frame_event(): in place when delivered from
-    // the input, fused with the copy when assembled into msg_.
-    parser_.set_unmask(false);
+    : cfg_(std::move(cfg)),
+      reader_(cfg_.role, detail::reader_limits{cfg_.delivery == delivery_mode::streaming, cfg_.max_message_size,
+                                               cfg_.compression.max_inflate_ratio,
+                                               cfg_.compression.inflate_ratio_floor, cfg_.compression.stream_chunk}),
+      writer_(detail::writer_settings{cfg_.role, cfg_.validate_outgoing_text, cfg_.compression.mem_level,
+                                      cfg_.compression.level, cfg_.compression.threshold, cfg_.compression.shared}),
+      now_(now) {
     handshake_deadline_ = after(now, cfg_.handshake_timeout);
     http_ = std::make_unique<http_head_parser>(
         cfg_.role == role::server ? http_head_parser::kind::request : http_head_parser::kind::response,
@@ -74,7 +76,7 @@ connection::connection(config cfg, timestamp now)
     std::array<std::byte, 16 + 32 + 12> seed{};
     cfg_.entropy(seed);
     client_key_ = base64_encode(std::span(seed).first(16));
-    rng_.seed(std::span(seed).subspan<16, 32>(), std::span(seed).subspan<48, 12>());
+    writer_.seed_masks(std::span(seed).subspan<16, 32>(), std::span(seed).subspan<48, 12>());
     if (cfg_.compression.negotiate.enabled) {
         client_options with_offer = c;
         with_offer.extensions.push_back(client_offer());
@@ -101,7 +103,7 @@ misuse connection::abort() noexcept {
     abandoned_ = true;
     in_ = early_in_ = {};
     pending_.reset();
-    z_pending_ = false;
+    reader_.stop();
     return misuse::none;
 }
 
@@ -118,36 +120,20 @@ misuse connection::receive(mutable_bytes data) {
 void connection::receive_eof() { eof_ = true; }
 
 event connection::next_event() {
-    // The steady state of an open connection: a whole text or binary frame
-    // at the start of the input, outside a fragmented message. Only frames
-    // for which frame_event() would deliver exactly this message, with the
-    // same state afterwards, are taken here (frame_internal.hpp): the parser
-    // stays at its frame boundary, nothing is copied.
-    if (state_ == connection_state::open && early_in_.empty() && !in_message_ && !pending_ &&
-        parser_.at_frame_boundary()) {
-        const bool server = cfg_.role == role::server;  // §5.1: clients mask, servers do not
-        std::uint64_t len = 0;
-        std::uint32_t key = 0;
-        const std::size_t hs = detail::whole_data_frame(in_.data(), in_.size(), server, len, key);
-        if (hs != 0 && (cfg_.delivery == delivery_mode::streaming || len <= cfg_.max_message_size)) {
-            in_type_ = (static_cast<std::uint8_t>(in_[0]) & detail::opcode_bits) == 0x1 ? message_type::text
-                                                                                        : message_type::binary;
-            const mutable_bytes payload(in_.data() + hs, static_cast<std::size_t>(len));
-            in_ = in_.subspan(hs + payload.size());
-            if (server) detail::kernels().mask(payload.data(), payload.size(), key);  // §5.3, phase 0
-            if (in_type_ == message_type::text) {
-                // §8.1: the whole message is here, so it must also be complete.
-                in_utf8_.reset();
-                if (!in_utf8_.feed(payload) || !in_utf8_.complete()) {
-                    in_message_ = true;
-                    return fail(violation::invalid_utf8);
-                }
-            }
-            return message{in_type_, payload, true, true};
+    // The steady state of an open connection: the reader's whole-frame
+    // branch (message_reader_fast.hpp), inline here so that this function
+    // stays a leaf without register saves on that path.
+    if (state_ == connection_state::open && early_in_.empty() && !pending_) {
+        bytes_view payload;
+        switch (reader_.read_whole(in_, payload)) {
+        case detail::message_reader::whole::message:
+            return message{reader_.type(), payload, true, true};
+        case detail::message_reader::whole::bad_utf8:
+            return fail(violation::invalid_utf8);
+        case detail::message_reader::whole::none:
+            break;
         }
     }
-    // Everything else lives in its own function, so this one stays a leaf
-    // without register saves on the path above.
     return slow_event();
 }
 
@@ -352,175 +338,43 @@ event connection::fail(violation v) {
     }
     if (failure_detail_.empty()) failure_detail_ = to_string(v);
     in_ = early_in_ = {};
-    z_pending_ = false;
+    reader_.stop();
     transition(state_input::violation);
     return failure{v, code, failure_detail_};
 }
 
 event connection::frame_event() {
-    if (z_pending_) {
-        // Streaming: the last piece filled the output chunk; go on inflating
-        // the same frame's bytes before parsing further.
-        event e = inflate_event();
-        if (!std::holds_alternative<need_more>(e)) return e;
-    }
     while (true) {
         // Bytes held back before accept() come first, then the caller's input.
         mutable_bytes& src = early_in_.empty() ? in_ : early_in_;
-        if (src.empty()) {
+        if (src.empty() && !reader_.pending()) {
             if (eof_ && !close_received_) {
-                in_message_ = false;
+                reader_.end_input();
                 return fail(violation::connection_lost);  // §7.1.5: code 1006
             }
             return need_more{};
         }
-        const frame_piece piece = parser_.parse(src);
-        src = src.subspan(piece.consumed);
-        if (piece.type == frame_piece::kind::error) return fail(piece.error);
-        if (piece.type == frame_piece::kind::need_more) continue;
-        const frame_header& h = piece.header;
-        const auto phase = static_cast<std::size_t>(piece.offset & 3);
-
-        if (is_control(h.op)) {
-            // RFC 7692 §6: control frames are never compressed; RSV1 on one is
-            // a protocol error (the parser admits RSV1 once it is agreed).
-            if (h.rsv != 0) return fail(violation::reserved_bits);
-            if (h.masked) apply_mask(piece.payload, h.key, phase);
-            // Control frames are at most 125 bytes (§5.5): gather them whole.
-            if (piece.first && piece.last) return on_control(h, piece.payload);
-            if (piece.first) ctl_len_ = 0;
-            std::memcpy(ctl_.data() + ctl_len_, piece.payload.data(), piece.payload.size());
-            ctl_len_ += piece.payload.size();
-            if (piece.last) return on_control(h, bytes_view(ctl_.data(), ctl_len_));
+        const detail::reader_event r = reader_.read(src);
+        if (reader_.take_buffers_used()) buffers_used_at_ = now_;
+        switch (r.what) {
+        case detail::reader_event::kind::need_more:
             continue;
-        }
-
-        if (piece.first) {
-            // §5.4: continuation only inside a message, new data frames only
-            // outside one.
-            if (h.op == opcode::continuation) {
-                if (!in_message_) return fail(violation::unexpected_continuation);
-                // RFC 7692 §6: RSV1 marks the first frame of a compressed
-                // message only.
-                if (h.rsv != 0) return fail(violation::reserved_bits);
-            } else {
-                if (in_message_) return fail(violation::expected_continuation);
-                in_message_ = true;
-                in_type_ = h.op == opcode::text ? message_type::text : message_type::binary;
-                in_first_ = true;
-                msg_size_ = 0;
-                in_utf8_.reset();
-                in_compressed_ = (h.rsv & rsv1) != 0;
-                z_in_total_ = z_out_total_ = 0;
-            }
-            // The inflate-ratio cap and the compressed limit compare with
-            // declared frame lengths, never with where the reads ended.
-            if (in_compressed_) z_in_total_ = std::min(z_in_total_ + h.payload_length, std::uint64_t{1} << 63);
-            // Fail on the declared length as soon as the header is here,
-            // before any payload byte is buffered (RFC 6455 §10.4). A
-            // compressed message is limited by its inflated size while
-            // inflating, and its declared compressed length by
-            // compressed_message_limit().
-            if (cfg_.delivery == delivery_mode::whole_message &&
-                (in_compressed_ ? z_in_total_ > compressed_message_limit(cfg_.max_message_size)
-                                : h.payload_length > cfg_.max_message_size - msg_size_))
-                return fail(violation::message_too_big);
-        }
-        // A header announced alone: checked above, nothing to deliver yet.
-        if (piece.payload.empty() && !piece.last) continue;
-        const bool ends_message = piece.last && h.fin;
-        if (in_compressed_) {
-            // RFC 7692 §7.2.2: unmask in place, then inflate into the message
-            // buffer (or the streaming chunk); an empty final frame still
-            // ends the message.
-            if (h.masked) apply_mask(piece.payload, h.key, phase);
-            z_in_ = piece.payload;
-            z_end_ = ends_message;
-            z_pending_ = true;
-            event e = inflate_event();
-            if (!std::holds_alternative<need_more>(e)) return e;
-            continue;
-        }
-        // Delivered from the input (streamed, or a one-frame message all in
-        // this input) or copied into msg_: unmask in place or while copying.
-        const bool copy = cfg_.delivery == delivery_mode::whole_message &&
-                          !(ends_message && piece.first && h.op != opcode::continuation);
-        // §8.1: text is validated as it arrives, failing at the first bad
-        // byte. Masked text that is copied is unmasked and validated in one
-        // pass over the bytes.
-        const bool text = in_type_ == message_type::text;
-        bool valid = true;
-        bytes_view data = piece.payload;
-        if (copy) {
-            const mutable_bytes to(extend_message(piece.payload.size()), piece.payload.size());
-            if (h.masked && text) {
-                valid = in_utf8_.feed_unmasked(to, piece.payload, h.key, phase);
-            } else if (h.masked) {
-                copy_masked(to, piece.payload, h.key, phase);
-            } else if (!to.empty()) {
-                std::memcpy(to.data(), piece.payload.data(), to.size());
-                if (text) valid = in_utf8_.feed(to);
-            }
-            data = to;
-        } else {
-            if (h.masked) apply_mask(piece.payload, h.key, phase);
-            if (text) valid = in_utf8_.feed(data);
-        }
-        if (text && (!valid || (ends_message && !in_utf8_.complete())))
-            return fail(violation::invalid_utf8);
-
-        if (cfg_.delivery == delivery_mode::streaming) {
-            message m{in_type_, data, in_first_, ends_message};
-            in_first_ = false;
-            if (ends_message) in_message_ = false;
-            return m;
-        }
-        if (!copy) {
-            in_message_ = false;  // one frame, all in this input: no copy
-            return message{in_type_, data, true, true};
-        }
-        if (ends_message) {
-            in_message_ = false;
-            return message{in_type_, bytes_view(msg_.get(), msg_size_), true, true};
+        case detail::reader_event::kind::data:
+            return r.data;
+        case detail::reader_event::kind::control:
+            return on_control(r.op, r.payload);
+        case detail::reader_event::kind::violation:
+            return fail(r.error);
         }
     }
 }
 
-std::byte* connection::extend_message(std::size_t n) {
-    // Grows geometrically with what has arrived (never with what a header
-    // declares: a peer could announce 16 MiB and send nothing), and never
-    // past the limit (the frame headers were checked against it).
-    if (n > msg_capacity_ - msg_size_ || !msg_) reserve_message(message_growth(msg_size_ + n));
-    std::byte* at = msg_.get() + msg_size_;
-    msg_size_ += n;
-    buffers_used_at_ = now_;
-    return at;
-}
-
-std::size_t connection::message_growth(std::size_t needed) const noexcept {
-    const auto limit = static_cast<std::size_t>(
-        std::min<std::uint64_t>(cfg_.max_message_size, std::numeric_limits<std::size_t>::max() / 2));
-    const std::size_t grown = std::max({needed, 2 * msg_capacity_, std::size_t{4096}});
-    // Past half the limit, straight to the limit: the old and the new buffer
-    // together, for the moment of the copy, hold at most 1.5 times the limit,
-    // and the message buffer alone never more than the limit.
-    return grown > limit / 2 ? std::max(needed, limit) : grown;
-}
-
-void connection::reserve_message(std::size_t capacity) {
-    if (capacity <= msg_capacity_ && msg_) return;
-    auto bigger = std::make_unique_for_overwrite<std::byte[]>(capacity);
-    if (msg_size_ != 0) std::memcpy(bigger.get(), msg_.get(), msg_size_);
-    msg_ = std::move(bigger);
-    msg_capacity_ = capacity;
-}
-
-event connection::on_control(const frame_header& h, bytes_view payload) {
-    switch (h.op) {
+event connection::on_control(opcode op, bytes_view payload) {
+    switch (op) {
     case opcode::ping:
         // §5.5.2: answer with a Pong carrying the same data, unless we are
         // already closing.
-        if (cfg_.auto_pong && !close_sent_) write_frame(opcode::pong, true, payload);
+        if (cfg_.auto_pong && !close_sent_) writer_.control(out_, opcode::pong, payload);
         return sansws::ping{payload};
     case opcode::pong:
         pong_deadline_ = no_deadline;  // §5.5.3: any Pong shows the peer is alive
@@ -559,48 +413,24 @@ void connection::queue_close(std::uint16_t code, std::string_view reason) {
         if (!reason.empty()) std::memcpy(body.data() + 2, reason.data(), reason.size());
         n = 2 + reason.size();
     }
-    write_frame(opcode::close, true, bytes_view(body.data(), n));
+    writer_.control(out_, opcode::close, bytes_view(body.data(), n));
     close_sent_ = true;
-}
-
-mask_key connection::next_mask() noexcept {
-    mask_key k;
-    rng_.fill(k);
-    return k;
-}
-
-void connection::write_frame(opcode op, bool fin, bytes_view payload, std::uint8_t rsv) {
-    const bool masked = cfg_.role == role::client;  // §5.1: clients mask every frame
-    mask_key key{};
-    if (masked) key = next_mask();
-    // The header goes straight into the queue, in front of the payload.
-    const std::size_t n = payload.size();
-    const std::size_t hs = frame_header_size(n, masked);
-    std::byte* p = out_.append_space(hs + n).data();
-    detail::put_frame_header(p, static_cast<std::uint8_t>((fin ? detail::fin_bit : 0) | rsv | static_cast<std::uint8_t>(op)),
-                             n, masked ? &key : nullptr);
-    if (masked) {
-        copy_masked(mutable_bytes(p + hs, n), payload, key, 0);  // §5.3, in the same pass as the copy
-    } else {
-        copy_small(p + hs, payload.data(), n);
-    }
 }
 
 misuse connection::send_data(opcode op, bytes_view data, bool fin, compression c) {
     if (state_ != connection_state::open) return misuse::wrong_state;  // §7.1.2: nothing after Close
-    if (out_message_ && op != out_type_) return misuse::message_in_progress;
-    if (op == opcode::text && cfg_.validate_outgoing_text) {
-        // Validate on a copy so a refused call leaves the connection as it was.
-        utf8_validator v = out_message_ ? out_utf8_ : utf8_validator{};
-        if (!v.feed(data) || (fin && !v.complete())) return misuse::invalid_utf8;
-        out_utf8_ = v;
-    }
-    if (!out_message_) out_compressed_ = compress_message(data.size(), fin, c);
-    if (!out_compressed_ || !write_compressed(op, data, fin))
-        write_frame(out_message_ ? opcode::continuation : op, fin, data);
-    out_message_ = !fin;
-    out_type_ = op;
-    return misuse::none;
+    const auto r = writer_.send(out_, op, data, fin, c);
+    after_send(r);
+    return r.refused;
+}
+
+void connection::after_send(const detail::message_writer::sent& r) {
+    if (writer_.take_buffers_used()) buffers_used_at_ = now_;
+    if (!r.compression_failed) return;
+    // Half a compressed message is out and the rest cannot follow.
+    failure_detail_ = "zlib could not compress (out of memory)";
+    event e = fail(violation::compression_failed);
+    pending_ = std::get<failure>(e);
 }
 
 misuse connection::send_text(std::string_view text, bool fin, compression c) {
@@ -608,37 +438,35 @@ misuse connection::send_text(std::string_view text, bool fin, compression c) {
 }
 
 misuse connection::send_binary(std::vector<std::byte>&& data) {
-    if (cfg_.role == role::client || data.size() < 4096 || deflate_) return send_binary(bytes_view(data), true);
     if (state_ != connection_state::open) return misuse::wrong_state;
-    if (out_message_) return misuse::message_in_progress;
-    // Server frames are not masked: the header goes into the queue and the
-    // payload buffer is moved in behind it, never copied.
-    frame_header h;
-    h.op = opcode::binary;
-    h.payload_length = data.size();
-    std::array<std::byte, max_frame_header_size> header;
-    out_.append(bytes_view(header.data(), write_frame_header(header, h)));
-    out_.append(std::move(data));
-    return misuse::none;
+    const auto r = writer_.send_owned(out_, std::move(data));
+    after_send(r);
+    return r.refused;
 }
 
 misuse connection::send(const message& m) {
     if (state_ != connection_state::open) return misuse::wrong_state;  // as every other send
-    if (m.first == out_message_) return out_message_ ? misuse::message_in_progress : misuse::no_message_open;
+    if (m.first == writer_.message_open())
+        return writer_.message_open() ? misuse::message_in_progress : misuse::no_message_open;
     return send_data(m.type == message_type::text ? opcode::text : opcode::binary, m.data, m.last);
+}
+
+misuse connection::send(const prepared_message& m) {
+    if (state_ != connection_state::open) return misuse::wrong_state;
+    return writer_.send_prepared(out_, m);
 }
 
 misuse connection::ping(bytes_view data) {
     if (state_ != connection_state::open) return misuse::wrong_state;
     if (data.size() > 125) return misuse::control_too_long;  // §5.5
-    write_frame(opcode::ping, true, data);
+    writer_.control(out_, opcode::ping, data);
     return misuse::none;
 }
 
 misuse connection::pong(bytes_view data) {
     if (state_ != connection_state::open) return misuse::wrong_state;
     if (data.size() > 125) return misuse::control_too_long;  // §5.5
-    write_frame(opcode::pong, true, data);
+    writer_.control(out_, opcode::pong, data);
     return misuse::none;
 }
 
@@ -675,7 +503,7 @@ void connection::on_time(timestamp now) {
         if (now_ >= pong_deadline_) {
             raise(violation::pong_timeout, "keep-alive pong timed out");
         } else if (now_ >= ping_at_) {
-            write_frame(opcode::ping, true, {});
+            writer_.control(out_, opcode::ping, {});
             if (pong_deadline_ == no_deadline) pong_deadline_ = after(now_, cfg_.pong_timeout);
             schedule_ping();
         }
@@ -718,6 +546,41 @@ bool connection::should_close_transport() const noexcept {
     // §7.1.1: the server closes TCP first; the client waits for it, unless
     // the handshake was refused or the wait is over.
     return cfg_.role == role::server || !close_received_ || eof_ || close_wait_over_;
+}
+
+
+std::size_t connection::memory_use() const noexcept {
+    std::size_t n = sizeof(*this) + out_.memory() + early_.capacity() + reader_.memory() + writer_.memory();
+    if (http_) n += sizeof(http_head_parser) + cfg_.handshake_limits.max_size;
+    return n;
+}
+
+std::uint64_t connection::inflate_work() const noexcept { return reader_.inflate_work(); }
+
+timestamp connection::retain_deadline() const noexcept {
+    const bool holding = reader_.holding_buffers() || writer_.holding_buffers();
+    if (!holding || reader_.in_message()) return no_deadline;
+    const timestamp at = after(buffers_used_at_, cfg_.retain_time);
+    return at > now_ ? at : no_deadline;  // passed: the next release_memory() acts
+}
+
+void connection::release_memory() noexcept {
+    // Buffers up to one output block go at once (getting them back costs
+    // little). Larger ones serve the next large message while messages keep
+    // coming: they go once retain_time has passed since a message last used
+    // them (next_deadline() says when), or at once when they are larger
+    // than retain_size, so what a quiet connection keeps is bounded whatever
+    // its past messages were. zlib state stays (creating it costs more than
+    // a message).
+    constexpr std::size_t small = output_queue::block_size;
+    const bool stale = now_ >= after(buffers_used_at_, cfg_.retain_time);
+    const auto drop = [&](std::size_t capacity) {
+        return capacity <= small || capacity > cfg_.retain_size || stale;
+    };
+    out_.release();
+    writer_.release(drop);
+    if (state_ != connection_state::handshake_pending && early_in_.empty()) std::vector<std::byte>().swap(early_);
+    reader_.release(drop);
 }
 
 }  // namespace sansws

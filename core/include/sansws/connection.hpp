@@ -15,6 +15,8 @@
 
 #include "sansws/crypto.hpp"
 #include "sansws/deflate.hpp"
+#include "sansws/detail/message_reader.hpp"
+#include "sansws/detail/message_writer.hpp"
 #include "sansws/errors.hpp"
 #include "sansws/events.hpp"
 #include "sansws/extensions.hpp"
@@ -62,13 +64,6 @@ enum class delivery_mode : std::uint8_t {
 /// once per connection to seed the mask-key generator (§5.3, §10.3).
 using entropy_source = std::function<void(mutable_bytes)>;
 
-/// Per message: whether to compress it when permessage-deflate is in force.
-enum class compression : std::uint8_t {
-    automatic,  // whole messages of compression_config::threshold bytes or more, and fragmented ones
-    on,
-    off,
-};
-
 /// permessage-deflate (RFC 7692): offered (client) or accepted (server) in
 /// the opening handshake when negotiate.enabled. zlib memory per connection
 /// follows from the window bits and mem_level (README "Compression").
@@ -95,15 +90,6 @@ struct compression_config {
     /// compressor of its own.
     deflater* shared = nullptr;
 };
-
-/// Whole-message delivery: the most compressed bytes a message's frames may
-/// declare, max_message_size plus an eighth plus 1 KiB (DEFLATE expands
-/// incompressible data by well under that; RFC 6455 §10.4). Above it the
-/// message is refused with 1009 on the frame header, before inflating.
-constexpr std::uint64_t compressed_message_limit(std::uint64_t max_message_size) noexcept {
-    const std::uint64_t slack = max_message_size / 8 + 1024;
-    return max_message_size > UINT64_MAX - slack ? UINT64_MAX : max_message_size + slack;
-}
 
 struct config {
     sansws::role role = role::server;
@@ -158,7 +144,7 @@ public:
     bool compressed() const noexcept { return compressed_ != nullptr; }
 
 private:
-    friend class connection;
+    friend class detail::message_writer;
     struct frame {
         std::vector<std::byte> bytes;  // server frame: header then payload
         std::size_t header = 0;
@@ -205,19 +191,8 @@ public:
     misuse send_text(std::string_view text, bool fin = true, compression c = compression::automatic);
     misuse send_binary(bytes_view data, bool fin = true, compression c = compression::automatic) {
         // Inline fast path for the common small server frame (the sender's
-        // per-frame cost is mostly call overhead otherwise): exactly what
-        // send_data() queues, no mask (§5.1), a 7-bit length (§5.2), and the
-        // same state afterwards.
-        if (cfg_.role == role::server && fin && !out_message_ && state_ == connection_state::open &&
-            data.size() < 126 && (!deflate_ || (c != compression::on && data.size() < cfg_.compression.threshold))) {
-            const std::size_t n = data.size();
-            std::byte* p = out_.append_space(2 + n).data();
-            p[0] = std::byte{0x82};  // FIN, binary
-            p[1] = std::byte(n);
-            copy_small(p + 2, data.data(), n);
-            out_type_ = opcode::binary;
-            return misuse::none;
-        }
+        // per-frame cost is mostly call overhead otherwise).
+        if (state_ == connection_state::open && writer_.send_small_binary(out_, data, fin, c)) return misuse::none;
         return send_data(opcode::binary, data, fin, c);
     }
     /// Zero-copy send of a whole binary message the engine may keep.
@@ -295,58 +270,30 @@ private:
     event handshake_event();
     event frame_event();
     event fail(violation v);
-    event on_control(const frame_header& h, bytes_view payload);
+    event on_control(opcode op, bytes_view payload);
     misuse send_data(opcode op, bytes_view data, bool fin, compression c = compression::automatic);
-    void write_frame(opcode op, bool fin, bytes_view payload, std::uint8_t rsv = 0);
-    // permessage-deflate (connection_deflate.cpp)
+    void after_send(const detail::message_writer::sent& r);
+    void queue_close(std::uint16_t code, std::string_view reason);
+    void stash_early_input();
+    void schedule_ping() noexcept;
+    bool read_reject_body();
+    timestamp retain_deadline() const noexcept;
+    // permessage-deflate negotiation (connection_deflate.cpp)
     bool check_compression_config() const noexcept;
     void negotiate_compression(accept_options& opts);
     std::string client_offer() const;
     bool check_compression_answer(const http_head& head, std::string& reason);
     void enable_compression(const deflate_params& p);
-    int send_window() const noexcept;
-    bool compress_message(std::size_t size, bool fin, compression c) const noexcept;
-    bool write_compressed(opcode op, bytes_view data, bool fin);
-    event inflate_event();
-    mutable_bytes message_room();
-    void end_inflated_message();
-    void queue_close(std::uint16_t code, std::string_view reason);
-    mask_key next_mask() noexcept;
-    void stash_early_input();
-    void schedule_ping() noexcept;
-    bool read_reject_body();
-    /// memcpy for the short payloads of small frames, where a library call
-    /// costs more than the copy: overlapping loads and stores cover 4-16.
-    static void copy_small(std::byte* dst, const std::byte* src, std::size_t n) noexcept {
-        if (n >= 8 && n <= 16) {
-            std::uint64_t a, b;
-            std::memcpy(&a, src, 8);
-            std::memcpy(&b, src + n - 8, 8);
-            std::memcpy(dst, &a, 8);
-            std::memcpy(dst + n - 8, &b, 8);
-        } else if (n >= 4 && n < 8) {
-            std::uint32_t a, b;
-            std::memcpy(&a, src, 4);
-            std::memcpy(&b, src + n - 4, 4);
-            std::memcpy(dst, &a, 4);
-            std::memcpy(dst + n - 4, &b, 4);
-        } else if (n != 0) {
-            std::memcpy(dst, src, n);  // an empty view may hold a null pointer
-        }
-    }
-    std::byte* extend_message(std::size_t n);
-    std::size_t message_growth(std::size_t needed) const noexcept;
-    void reserve_message(std::size_t capacity);
-    timestamp retain_deadline() const noexcept;
 
     config cfg_;
     misuse setup_error_ = misuse::none;
     connection_state state_ = connection_state::handshake;
     violation failure_ = violation::none;
     std::string failure_detail_;       // text behind failure::reason
-    std::optional<failure> pending_;   // a failure raised by on_time()
+    std::optional<failure> pending_;   // a failure raised by on_time() or a send
     output_queue out_;
-    chacha20_rng rng_;
+    detail::message_reader reader_;    // received bytes to messages
+    detail::message_writer writer_;    // sends to frames
 
     // input
     mutable_bytes in_{};            // the caller's current input (unparsed part)
@@ -363,41 +310,13 @@ private:
     bool reject_until_eof_ = false;
     std::optional<std::string> subprotocol_;
 
-    // framing
-    frame_parser parser_;
-    utf8_validator in_utf8_;
-    utf8_validator out_utf8_;
-    bool in_message_ = false;       // a fragmented incoming message is open
-    message_type in_type_ = message_type::binary;
-    bool in_first_ = true;          // streaming: next piece is the message's first
-    // Whole-message assembly in a raw buffer: pieces are unmasked while
-    // they are copied in, so it is never zero-filled first.
-    std::unique_ptr<std::byte[]> msg_;
-    std::size_t msg_size_ = 0;
-    std::size_t msg_capacity_ = 0;
-    std::byte probe_{};                // inflating into it proves a message over the limit
-    timestamp buffers_used_at_{};      // a message last used msg_ or chunk_ (retain_time)
-    std::array<std::byte, 125> ctl_{};
-    std::size_t ctl_len_ = 0;
-    bool out_message_ = false;      // a fragmented outgoing message is open
-    opcode out_type_ = opcode::binary;
+    // closing
     bool close_sent_ = false;
     bool close_received_ = false;
 
     // permessage-deflate
     std::optional<deflate_params> deflate_;  // agreed in the handshake
     std::string extension_offers_;           // server: the request's Sec-WebSocket-Extensions
-    std::unique_ptr<deflater> deflater_;     // created at the first compressed send
-    std::unique_ptr<inflater> inflater_;     // created at the first compressed message
-    std::vector<std::byte> zout_;            // one compressed send, before framing
-    std::unique_ptr<std::byte[]> chunk_;     // streaming: one inflated piece
-    bytes_view z_in_{};                      // compressed bytes of this frame not inflated yet
-    bool z_end_ = false;                     // z_in_ ends the message
-    bool z_pending_ = false;                 // inflate_event() has work before more parsing
-    bool in_compressed_ = false;             // the incoming message has RSV1 (RFC 7692 §6)
-    bool out_compressed_ = false;            // the outgoing message is compressed
-    std::uint64_t z_in_total_ = 0;           // compressed length its frames declared so far
-    std::uint64_t z_out_total_ = 0;          // inflated bytes of the incoming message
 
     // time
     timestamp now_{};
@@ -411,6 +330,7 @@ private:
     // cannot hold the transport and the queue forever.
     timestamp drain_deadline_ = no_deadline;
     bool abandoned_ = false;
+    timestamp buffers_used_at_{};  // a message last used the reader's or writer's buffers (retain_time)
 };
 
 }  // namespace sansws

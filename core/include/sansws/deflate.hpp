@@ -14,6 +14,27 @@
 
 namespace sansws {
 
+/// Per message: whether to compress it when permessage-deflate is in force.
+enum class compression : std::uint8_t {
+    automatic,  // whole messages of compression_config::threshold bytes or more, and fragmented ones
+    on,
+    off,
+};
+
+/// Whole-message delivery: the most compressed bytes a message's frames may
+/// declare, max_message_size plus an eighth plus 1 KiB (DEFLATE expands
+/// incompressible data by well under that; RFC 6455 §10.4). Above it the
+/// message is refused with 1009 on the frame header, before inflating.
+constexpr std::uint64_t compressed_message_limit(std::uint64_t max_message_size) noexcept {
+    const std::uint64_t slack = max_message_size / 8 + 1024;
+    return max_message_size > UINT64_MAX - slack ? UINT64_MAX : max_message_size + slack;
+}
+
+/// zlib's raw deflate cannot compress with a 256-byte window (deflateInit2
+/// refuses -8): a side limited to 8 bits sends uncompressed messages, which
+/// RFC 7692 §6 allows (RSV1 is per message), and inflates with 9.
+inline constexpr int min_compress_window_bits = 9;
+
 /// Compression settings of one compressor. window_bits 9..15 (zlib's raw
 /// deflate cannot use 8: it refuses it, so compress() returns false);
 /// mem_level 1..9 (zlib: a hash table and an output buffer of

@@ -101,6 +101,8 @@ public:
     /// while copying them elsewhere. True by default.
     void set_unmask(bool on) noexcept { unmask_ = on; }
     bool failed() const noexcept { return state_ == state::failed; }
+    /// §5.1: a server's parser expects masked frames, a client's unmasked.
+    bool expects_masked() const noexcept { return role_ == role::server; }
     /// True between frames (no partial header or payload pending).
     bool at_frame_boundary() const noexcept { return state_ == state::header && have_ == 0; }
 
