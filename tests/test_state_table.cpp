@@ -35,11 +35,17 @@ TEST_CASE("abort() fails the connection from every state but failed, a closed on
     CHECK(!next_state(st::failed, in::app_abort));
 }
 
+TEST_CASE("RFC 6455 §5.4, §5.5.1: frames are sent only while open, never after our Close") {
+    CHECK(next_state(st::open, in::send) == st::open);
+    for (st s : {st::handshake, st::handshake_pending, st::closing, st::closed, st::failed})
+        CHECK(!next_state(s, in::send));
+}
+
 TEST_CASE("RFC 6455 §7.1.7: closed and failed are terminal; every other pair is refused") {
     const st all_states[] = {st::handshake, st::handshake_pending, st::open, st::closing, st::closed, st::failed};
     const in all_inputs[] = {in::request_received, in::app_accept,     in::app_reject, in::response_accepted,
                              in::response_rejected, in::close_sent,    in::close_received, in::violation,
-                             in::app_abort};
+                             in::app_abort, in::send};
     int allowed = 0;
     for (st s : all_states)
         for (in i : all_inputs) {
@@ -48,7 +54,7 @@ TEST_CASE("RFC 6455 §7.1.7: closed and failed are terminal; every other pair is
             if (s == st::failed || (s == st::closed && i != in::app_abort)) CHECK(!to);
             if (to) ++allowed;
         }
-    CHECK(allowed == 17);  // exactly the edges checked above
+    CHECK(allowed == 18);  // exactly the edges checked above
     CHECK(!next_state(st::open, in::app_accept));
     CHECK(!next_state(st::closing, in::close_sent));  // one Close per side (§5.5.1)
     CHECK(!next_state(st::handshake, in::close_sent));

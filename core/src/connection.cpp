@@ -4,6 +4,7 @@
 #include "sansws/connection.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <charconv>
 #include <cstring>
 #include <limits>
@@ -88,6 +89,8 @@ connection::connection(config cfg, timestamp now)
 
 void connection::transition(state_input in) noexcept {
     const auto next = next_state(state_, in);
+    // Every caller checks first (allowed()) or knows the cell exists.
+    assert(next && "a transition missing from state_table.cpp");
     if (!next) return;
     state_ = *next;
     // Every state after open has a deadline: the output queued on the way
@@ -102,7 +105,7 @@ misuse connection::abort() noexcept {
     if (state_ != connection_state::failed) transition(state_input::app_abort);
     abandoned_ = true;
     in_ = early_in_ = {};
-    pending_.reset();
+    failure_unreported_ = false;  // the application's doing: nothing to report
     reader_.stop();
     return misuse::none;
 }
@@ -123,7 +126,7 @@ event connection::next_event() {
     // The steady state of an open connection: the reader's whole-frame
     // branch (message_reader_fast.hpp), inline here so that this function
     // stays a leaf without register saves on that path.
-    if (state_ == connection_state::open && early_in_.empty() && !pending_) {
+    if (state_ == connection_state::open && early_in_.empty()) {
         bytes_view payload;
         switch (reader_.read_whole(in_, payload)) {
         case detail::message_reader::whole::message:
@@ -138,17 +141,13 @@ event connection::next_event() {
 }
 
 event connection::slow_event() {
-    if (pending_) {
-        failure f = *pending_;
-        pending_.reset();
-        return f;
-    }
+    if (failure_unreported_) return take_failure();
     switch (state_) {
     case connection_state::handshake:
         return handshake_event();
     case connection_state::handshake_pending:
         stash_early_input();
-        if (state_ == connection_state::failed) return failure{failure_, close_code_for(failure_), failure_detail_};
+        if (failure_unreported_) return take_failure();
         return need_more{};
     case connection_state::open:
     case connection_state::closing:
@@ -167,12 +166,10 @@ void connection::stash_early_input() {
     // may reuse its buffer.
     if (in_.empty()) return;
     if (early_.size() + in_.size() > cfg_.handshake_limits.max_size) {
-        in_ = {};
-        failure_ = violation::handshake_too_large;
         failure_detail_ = "data sent before the handshake completed exceeds the handshake limit";
         // §4.1: the client should have waited for our answer; it gets one.
         out_.append(as_bytes(write_reject_response(400, {}, failure_detail_)));
-        transition(state_input::violation);
+        record_failure(violation::handshake_too_large);
         return;
     }
     early_.insert(early_.end(), in_.begin(), in_.end());
@@ -293,7 +290,7 @@ bool connection::read_reject_body() {
 
 misuse connection::accept(const accept_options& opts) {
     if (cfg_.role != role::server) return misuse::wrong_role;
-    if (state_ != connection_state::handshake_pending) return misuse::wrong_state;
+    if (!allowed(state_input::app_accept)) return misuse::wrong_state;
     // §4.2.2: the subprotocol must be one the client offered. The only
     // extension the core runs is permessage-deflate, which it negotiates
     // itself from the config; the caller may not agree to others (their RSV
@@ -319,7 +316,7 @@ misuse connection::accept(const accept_options& opts) {
 
 misuse connection::reject(int status, const http_headers& headers, std::string_view body) {
     if (cfg_.role != role::server) return misuse::wrong_role;
-    if (state_ != connection_state::handshake_pending) return misuse::wrong_state;
+    if (!allowed(state_input::app_reject)) return misuse::wrong_state;
     if (status < 200 || status > 599 || !safe_headers(headers)) return misuse::invalid_argument;
     out_.append(as_bytes(write_reject_response(status, headers, body)));
     early_.clear();
@@ -327,7 +324,9 @@ misuse connection::reject(int status, const http_headers& headers, std::string_v
     return misuse::none;
 }
 
-event connection::fail(violation v) {
+void connection::record_failure(violation v) {
+    // The one failure path: record the violation (sticky) and queue the
+    // Close; next_event() reports it once (take_failure()).
     failure_ = v;
     const close_code code = close_code_for(v);
     // §7.1.7: send a Close with the code when the connection is open and none
@@ -340,7 +339,12 @@ event connection::fail(violation v) {
     in_ = early_in_ = {};
     reader_.stop();
     transition(state_input::violation);
-    return failure{v, code, failure_detail_};
+    failure_unreported_ = true;
+}
+
+event connection::take_failure() {
+    failure_unreported_ = false;
+    return failure{failure_, close_code_for(failure_), failure_detail_};
 }
 
 event connection::frame_event() {
@@ -418,7 +422,7 @@ void connection::queue_close(std::uint16_t code, std::string_view reason) {
 }
 
 misuse connection::send_data(opcode op, bytes_view data, bool fin, compression c) {
-    if (state_ != connection_state::open) return misuse::wrong_state;  // §7.1.2: nothing after Close
+    if (!allowed(state_input::send)) return misuse::wrong_state;  // §7.1.2: nothing after Close
     const auto r = writer_.send(out_, op, data, fin, c);
     after_send(r);
     return r.refused;
@@ -429,8 +433,7 @@ void connection::after_send(const detail::message_writer::sent& r) {
     if (!r.compression_failed) return;
     // Half a compressed message is out and the rest cannot follow.
     failure_detail_ = "zlib could not compress (out of memory)";
-    event e = fail(violation::compression_failed);
-    pending_ = std::get<failure>(e);
+    record_failure(violation::compression_failed);
 }
 
 misuse connection::send_text(std::string_view text, bool fin, compression c) {
@@ -438,40 +441,40 @@ misuse connection::send_text(std::string_view text, bool fin, compression c) {
 }
 
 misuse connection::send_binary(std::vector<std::byte>&& data) {
-    if (state_ != connection_state::open) return misuse::wrong_state;
+    if (!allowed(state_input::send)) return misuse::wrong_state;
     const auto r = writer_.send_owned(out_, std::move(data));
     after_send(r);
     return r.refused;
 }
 
 misuse connection::send(const message& m) {
-    if (state_ != connection_state::open) return misuse::wrong_state;  // as every other send
+    if (!allowed(state_input::send)) return misuse::wrong_state;
     if (m.first == writer_.message_open())
         return writer_.message_open() ? misuse::message_in_progress : misuse::no_message_open;
     return send_data(m.type == message_type::text ? opcode::text : opcode::binary, m.data, m.last);
 }
 
 misuse connection::send(const prepared_message& m) {
-    if (state_ != connection_state::open) return misuse::wrong_state;
+    if (!allowed(state_input::send)) return misuse::wrong_state;
     return writer_.send_prepared(out_, m);
 }
 
 misuse connection::ping(bytes_view data) {
-    if (state_ != connection_state::open) return misuse::wrong_state;
+    if (!allowed(state_input::send)) return misuse::wrong_state;
     if (data.size() > 125) return misuse::control_too_long;  // §5.5
     writer_.control(out_, opcode::ping, data);
     return misuse::none;
 }
 
 misuse connection::pong(bytes_view data) {
-    if (state_ != connection_state::open) return misuse::wrong_state;
+    if (!allowed(state_input::send)) return misuse::wrong_state;
     if (data.size() > 125) return misuse::control_too_long;  // §5.5
     writer_.control(out_, opcode::pong, data);
     return misuse::none;
 }
 
 misuse connection::close(std::uint16_t code, std::string_view reason) {
-    if (state_ != connection_state::open) return misuse::wrong_state;
+    if (!allowed(state_input::close_sent)) return misuse::wrong_state;
     if (code == 1005) {
         if (!reason.empty()) return misuse::invalid_argument;  // no code, no reason (§5.5.1)
     } else if (!is_valid_wire_close_code(code)) {
@@ -488,11 +491,10 @@ misuse connection::close(std::uint16_t code, std::string_view reason) {
 void connection::on_time(timestamp now) {
     if (now > now_) now_ = now;
     if (!out_.empty() && now_ >= drain_deadline_) abandoned_ = true;
-    if (pending_) return;  // report one deadline failure at a time
+    if (failure_unreported_) return;  // report one deadline failure at a time
     auto raise = [&](violation v, std::string_view why) {
         failure_detail_ = why;
-        event e = fail(v);
-        pending_ = std::get<failure>(e);
+        record_failure(v);
     };
     switch (state_) {
     case connection_state::handshake:

@@ -50,9 +50,10 @@ enum class state_input : std::uint8_t {
     close_received,     // the peer's Close arrived (answered at once if needed)
     violation,          // protocol violation, timeout, lost transport
     app_abort,          // abort(): no close handshake, output dropped
+    send,               // a data or control frame sent (the state stays)
 };
 /// The transition table (RFC 6455 §4, §7): the next state, or nullopt when
-/// `in` is not allowed in `s`.
+/// `in` is not allowed in `s` (a call then returns misuse::wrong_state).
 std::optional<connection_state> next_state(connection_state s, state_input in) noexcept;
 
 enum class delivery_mode : std::uint8_t {
@@ -266,10 +267,16 @@ public:
 
 private:
     void transition(state_input in) noexcept;
+    bool allowed(state_input in) const noexcept { return next_state(state_, in).has_value(); }
+    void record_failure(violation v);
+    event take_failure();
     event slow_event();
     event handshake_event();
     event frame_event();
-    event fail(violation v);
+    event fail(violation v) {
+        record_failure(v);
+        return take_failure();
+    }
     event on_control(opcode op, bytes_view payload);
     misuse send_data(opcode op, bytes_view data, bool fin, compression c = compression::automatic);
     void after_send(const detail::message_writer::sent& r);
@@ -290,7 +297,7 @@ private:
     connection_state state_ = connection_state::handshake;
     violation failure_ = violation::none;
     std::string failure_detail_;       // text behind failure::reason
-    std::optional<failure> pending_;   // a failure raised by on_time() or a send
+    bool failure_unreported_ = false;  // recorded, next_event() reports it once
     output_queue out_;
     detail::message_reader reader_;    // received bytes to messages
     detail::message_writer writer_;    // sends to frames
