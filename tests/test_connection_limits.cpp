@@ -191,7 +191,8 @@ TEST_CASE("RFC 6455 §10.4: buffers above retain_size go back as soon as the mes
     const got_list evs = feed_reads(s, big, [] { return std::size_t{16384}; });
     REQUIRE(evs.size() == 1);
     CHECK(s.memory_use() >= idle + (1u << 20));
-    s.release_memory();
+    const std::size_t held = s.memory_use();
+    CHECK(s.release_memory() == held - idle);
     CHECK(s.memory_use() == idle);
 }
 

@@ -566,7 +566,8 @@ timestamp connection::retain_deadline() const noexcept {
     return at > now_ ? at : no_deadline;  // passed: the next release_memory() acts
 }
 
-void connection::release_memory() noexcept {
+std::size_t connection::release_memory() noexcept {
+    const std::size_t before = memory_use();
     // Buffers up to one output block go at once (getting them back costs
     // little). Larger ones serve the next large message while messages keep
     // coming: they go once retain_time has passed since a message last used
@@ -583,6 +584,7 @@ void connection::release_memory() noexcept {
     writer_.release(drop);
     if (state_ != connection_state::handshake_pending && early_in_.empty()) std::vector<std::byte>().swap(early_);
     reader_.release(drop);
+    return before - memory_use();
 }
 
 }  // namespace sansws

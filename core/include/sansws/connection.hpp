@@ -257,8 +257,9 @@ public:
     /// config::retain_size and retain_time. Bindings call it whenever the
     /// output is written (and after on_time()), so a quiet connection costs
     /// little more than this object and its zlib state. Views from earlier
-    /// events end.
-    void release_memory() noexcept;
+    /// events end. Returns the bytes given back (a binding may then ask the
+    /// allocator to return large frees to the OS).
+    std::size_t release_memory() noexcept;
     /// The first violation, if the connection failed because of one.
     violation failure_reason() const noexcept { return failure_; }
     /// Why the configuration was refused (client without entropy, bad client
