@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 
+#include "http_chars.hpp"
 #include "message_reader_fast.hpp"
 
 namespace sansws {
@@ -19,25 +20,6 @@ timestamp after(timestamp now, duration d) noexcept {
     if (d <= duration::zero()) return now;
     if (now > no_deadline - d) return no_deadline;
     return now + d;
-}
-
-/// Header names and values the caller passes must not smuggle in CR or LF
-/// (response splitting); names must be RFC 7230 tokens.
-bool safe_field(std::string_view s) noexcept {
-    return s.find_first_of("\r\n") == std::string_view::npos && s.find('\0') == std::string_view::npos;
-}
-bool safe_token(std::string_view s) noexcept {
-    if (s.empty()) return false;
-    for (char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u <= 0x20 || u >= 0x7F || std::string_view("\"(),/:;<=>?@[\\]{}").find(c) != std::string_view::npos)
-            return false;
-    }
-    return true;
-}
-bool safe_headers(const http_headers& hs) noexcept {
-    return std::all_of(hs.begin(), hs.end(),
-                       [](const http_header& h) { return safe_token(h.name) && safe_field(h.value); });
 }
 
 }  // namespace
@@ -62,11 +44,11 @@ connection::connection(config cfg, timestamp now)
     if (cfg_.role == role::server) return;
 
     const client_options& c = cfg_.client;
-    if (!cfg_.entropy || c.host.empty() || !safe_field(c.host) || !safe_field(c.target) ||
-        c.target.empty() || (c.origin && !safe_field(*c.origin)) || !safe_headers(c.headers) ||
+    if (!cfg_.entropy || c.host.empty() || !safe_header_value(c.host) || !safe_header_value(c.target) ||
+        c.target.empty() || (c.origin && !safe_header_value(*c.origin)) || !safe_headers(c.headers) ||
         !reserved_client_header(c.headers).empty() ||
-        !std::all_of(c.subprotocols.begin(), c.subprotocols.end(), safe_token) ||
-        !std::all_of(c.extensions.begin(), c.extensions.end(), safe_field)) {
+        !std::all_of(c.subprotocols.begin(), c.subprotocols.end(), detail::is_token) ||
+        !std::all_of(c.extensions.begin(), c.extensions.end(), safe_header_value)) {
         setup_error_ = misuse::invalid_argument;
         state_ = connection_state::failed;
         return;
@@ -78,13 +60,10 @@ connection::connection(config cfg, timestamp now)
     cfg_.entropy(seed);
     client_key_ = base64_encode(std::span(seed).first(16));
     writer_.seed_masks(std::span(seed).subspan<16, 32>(), std::span(seed).subspan<48, 12>());
-    if (cfg_.compression.negotiate.enabled) {
-        client_options with_offer = c;
-        with_offer.extensions.push_back(client_offer());
-        out_.append(as_bytes(write_client_request(with_offer, client_key_)));
-    } else {
-        out_.append(as_bytes(write_client_request(c, client_key_)));
-    }
+    // The offer is built once: the request carries it, and the response is
+    // checked against it.
+    if (cfg_.compression.negotiate.enabled) cfg_.client.extensions.push_back(deflate_offer(cfg_.compression.negotiate));
+    out_.append(as_bytes(write_client_request(cfg_.client, client_key_)));
 }
 
 void connection::transition(state_input in) noexcept {
@@ -221,8 +200,12 @@ event connection::handshake_event() {
         }
         client_key_ = check.request->key;
         offered_protocols_ = check.request->subprotocols;
-        if (cfg_.compression.negotiate.enabled)
-            extension_offers_ = header_value(check.request->headers, "Sec-WebSocket-Extensions").value_or("");
+        // §9.1 / RFC 7692 §5: parsed once, kept until accept(); a malformed
+        // header is treated as no offer.
+        if (cfg_.compression.negotiate.enabled) {
+            if (auto value = header_value(check.request->headers, "Sec-WebSocket-Extensions"))
+                extension_offers_ = parse_extensions(*value).value_or(std::vector<extension_offer>{});
+        }
         transition(state_input::request_received);
         // Bytes behind the request stay in the caller's input (valid until
         // need_more): an accept() made before the next next_event() parses
@@ -251,14 +234,8 @@ event connection::handshake_event() {
     }
     std::string reason;
     std::optional<handshake_response> response;
-    if (cfg_.compression.negotiate.enabled) {
-        client_options with_offer = cfg_.client;
-        with_offer.extensions.push_back(client_offer());
-        response = check_server_response(head, client_key_, with_offer, reason);
-        if (response && !check_compression_answer(head, reason)) response.reset();
-    } else {
-        response = check_server_response(head, client_key_, cfg_.client, reason);
-    }
+    response = check_server_response(head, client_key_, cfg_.client, reason);
+    if (response && cfg_.compression.negotiate.enabled && !check_compression_answer(head, reason)) response.reset();
     if (!response) {
         failure_detail_ = std::move(reason);
         return fail(violation::bad_handshake);
@@ -307,6 +284,7 @@ misuse connection::accept(const accept_options& opts) {
     } else {
         out_.append(as_bytes(write_accept_response(client_key_, opts)));
     }
+    std::vector<extension_offer>().swap(extension_offers_);
     subprotocol_ = opts.subprotocol;
     transition(state_input::app_accept);
     schedule_ping();

@@ -21,15 +21,8 @@ bool connection::check_compression_config() const noexcept {
            c.mem_level >= 1 && c.mem_level <= 9 && c.level >= -1 && c.level <= 9 && c.stream_chunk > 0;
 }
 
-std::string connection::client_offer() const { return deflate_offer(cfg_.compression.negotiate); }
-
 void connection::negotiate_compression(accept_options& opts) {
-    // §9.1 / RFC 7692 §5: a malformed header is treated as no offer; the
-    // handshake itself goes on without the extension.
-    auto offers = parse_extensions(extension_offers_);
-    extension_offers_.clear();
-    if (!offers) return;
-    auto agreed = negotiate_deflate(*offers, cfg_.compression.negotiate);
+    auto agreed = negotiate_deflate(extension_offers_, cfg_.compression.negotiate);
     if (!agreed) return;
     opts.extensions.push_back(std::move(agreed->response));
     enable_compression(agreed->params);
@@ -62,16 +55,12 @@ bool connection::check_compression_answer(const http_head& head, std::string& re
 
 void connection::enable_compression(const deflate_params& p) {
     deflate_ = p;
-    const bool server = cfg_.role == role::server;
+    const deflate_params::direction receive = p.receiving(cfg_.role), send = p.sending(cfg_.role);
     // A window agreed at 8 bits is inflated with 9: zlib-based peers asked
     // for 8 compress with 9 (zlib's own deflate never uses 256 bytes), and
     // the extra 256 bytes cost nothing a conforming peer could notice.
-    const int receive = server ? p.client_max_window_bits : p.server_max_window_bits;
-    reader_.enable_compression(std::max(receive, min_compress_window_bits),
-                               server ? p.client_no_context_takeover : p.server_no_context_takeover);
-    writer_.enable_compression(server ? p.server_max_window_bits : p.client_max_window_bits,
-                               server ? p.server_no_context_takeover : p.client_no_context_takeover);
+    reader_.enable_compression(std::max(receive.window_bits, min_compress_window_bits), receive.no_context_takeover);
+    writer_.enable_compression(send.window_bits, send.no_context_takeover);
 }
-
 
 }  // namespace sansws

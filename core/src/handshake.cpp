@@ -492,6 +492,15 @@ std::string_view http_reason_phrase(int status) noexcept {
 }
 
 // §4.1 items 1-12 of the client's handshake.
+bool safe_header_value(std::string_view value) noexcept {
+    return value.find_first_of("\r\n") == std::string_view::npos && value.find('\0') == std::string_view::npos;
+}
+
+bool safe_headers(const http_headers& headers) noexcept {
+    return std::all_of(headers.begin(), headers.end(),
+                       [](const http_header& h) { return is_token(h.name) && safe_header_value(h.value); });
+}
+
 std::string_view reserved_client_header(const http_headers& headers) noexcept {
     static constexpr std::string_view reserved[] = {"Upgrade", "Connection", "Sec-WebSocket-Key",
                                                     "Sec-WebSocket-Version", "Sec-WebSocket-Protocol",

@@ -289,7 +289,6 @@ private:
     // permessage-deflate negotiation (connection_deflate.cpp)
     bool check_compression_config() const noexcept;
     void negotiate_compression(accept_options& opts);
-    std::string client_offer() const;
     bool check_compression_answer(const http_head& head, std::string& reason);
     void enable_compression(const deflate_params& p);
 
@@ -324,7 +323,7 @@ private:
 
     // permessage-deflate
     std::optional<deflate_params> deflate_;  // agreed in the handshake
-    std::string extension_offers_;           // server: the request's Sec-WebSocket-Extensions
+    std::vector<extension_offer> extension_offers_;  // server: parsed from the request, kept until accept()
 
     // time
     timestamp now_{};

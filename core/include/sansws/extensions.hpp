@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "sansws/types.hpp"
+
 namespace sansws {
 
 /// One parameter of an extension element: `name` or `name=value`. A value
@@ -74,6 +76,20 @@ struct deflate_params {
     bool client_no_context_takeover = false;
     std::uint8_t server_max_window_bits = 15;
     std::uint8_t client_max_window_bits = 15;
+
+    /// One direction of the agreement: the window its compressor was limited
+    /// to and whether that compressor resets after each message (§7.1.1).
+    struct direction {
+        int window_bits = 15;
+        bool no_context_takeover = false;
+    };
+    /// What `r` compresses with (its own parameters) and what it inflates
+    /// (the peer's), so the role is resolved once, here.
+    direction sending(role r) const noexcept {
+        return r == role::server ? direction{server_max_window_bits, server_no_context_takeover}
+                                 : direction{client_max_window_bits, client_no_context_takeover};
+    }
+    direction receiving(role r) const noexcept { return sending(r == role::server ? role::client : role::server); }
 };
 
 /// Server: the first acceptable permessage-deflate offer (§5.1: in the

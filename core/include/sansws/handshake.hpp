@@ -130,6 +130,11 @@ struct client_options {
     /// consists of may not be given (reserved_client_header()).
     http_headers headers;
 };
+/// Checks of caller-given header fields before they are written (response
+/// splitting): a value holds no CR, LF or NUL; a name is an RFC 7230 token.
+bool safe_header_value(std::string_view value) noexcept;
+bool safe_headers(const http_headers& headers) noexcept;
+
 /// The first field in `headers` that a client may not add to its upgrade
 /// request, or empty: Upgrade, Connection and the Sec-WebSocket-* fields
 /// the handshake writes itself (§4.1), and a second Host or Origin. A
