@@ -64,7 +64,9 @@ struct close_frame {
 struct failure {
     violation what = violation::none;
     close_code code = close_code::protocol_error;
-    std::string_view reason;  // static text
+    /// A short detail (e.g. the HTTP parser's error); it points into the
+    /// connection and lives as message::data does.
+    std::string_view reason;
 };
 
 using event = std::variant<need_more, handshake_request, handshake_response, handshake_rejected,
