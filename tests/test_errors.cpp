@@ -30,6 +30,7 @@ constexpr misuse all_misuses[] = {
     misuse::wrong_role,         misuse::wrong_state,        misuse::input_pending,
     misuse::message_in_progress, misuse::no_message_open,   misuse::control_too_long,
     misuse::invalid_close_code, misuse::invalid_utf8,       misuse::invalid_argument,
+    misuse::too_large,
 };
 
 }  // namespace

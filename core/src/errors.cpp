@@ -17,6 +17,7 @@ std::string_view to_string(misuse m) noexcept {
         case misuse::invalid_close_code: return "close code not allowed on the wire (RFC 6455 §7.4)";
         case misuse::invalid_utf8: return "text is not valid utf-8 (RFC 6455 §5.6)";
         case misuse::invalid_argument: return "invalid argument";
+        case misuse::too_large: return "over a configured limit";
     }
     // Reached only for a value outside the enumeration (e.g. a cast).
     return "unknown misuse";

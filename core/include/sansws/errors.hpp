@@ -47,6 +47,7 @@ enum class misuse : std::uint8_t {
     invalid_close_code,  // code not allowed on the wire (§7.4)
     invalid_utf8,        // text or close reason that is not UTF-8 (§5.6, §5.5.1)
     invalid_argument,    // malformed header name/value, status, subprotocol ...
+    too_large,           // over a configured limit (the bindings' max_backpressure)
 };
 std::string_view to_string(misuse m) noexcept;
 
