@@ -39,6 +39,8 @@ class server_handle {
 public:
     virtual ~server_handle() = default;
     virtual std::uint16_t port() const = 0;
+    /// Run `fn` on the server's (first) loop thread.
+    virtual void post(std::function<void()> fn) = 0;
 };
 using start_fn = std::function<std::unique_ptr<server_handle>(const accept_settings&, handlers)>;
 
@@ -57,6 +59,7 @@ public:
         thread_.join();
     }
     std::uint16_t port() const override { return server_.port(); }
+    void post(std::function<void()> fn) override { server_.loop_at(0).post(std::move(fn)); }
     std::string url(std::string_view path = "/") const {
         return "ws://127.0.0.1:" + std::to_string(server_.port()) + std::string(path);
     }

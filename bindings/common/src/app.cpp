@@ -1,8 +1,14 @@
-// connection_handle forwards to the binding's engine through handle_target;
-// a dead handle (target cleared by the binding) refuses every action.
+// connection_handle forwards to the connection's session (session.hpp); a
+// dead handle (target cleared when the connection goes) refuses every action.
 #include "sansws/app.hpp"
 
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cstring>
+
+#include "sansws/session.hpp"
 
 namespace sansws {
 
@@ -62,40 +68,65 @@ std::string describe(const error_info& e) {
 }
 
 template <class F>
-misuse connection_handle::use(F&& f) const {
+misuse connection_handle::use(bool data, F&& f) const {
     if (!alive()) return misuse::wrong_state;
-    detail::handle_target* t = s_->target;
-    const misuse m = f(t->begin_use());
+    detail::session* t = s_->target;
+    misuse m = t->begin_use(data);
+    if (m == misuse::none) m = f(t->engine_for_use());
     t->end_use();
     return m;
 }
 
 misuse connection_handle::send_text(std::string_view text, bool fin, compression z) const {
-    return use([&](connection& c) { return c.send_text(text, fin, z); });
+    return use(true, [&](connection& c) { return c.send_text(text, fin, z); });
 }
 
 misuse connection_handle::send_binary(bytes_view data, bool fin, compression z) const {
-    return use([&](connection& c) { return c.send_binary(data, fin, z); });
+    return use(true, [&](connection& c) { return c.send_binary(data, fin, z); });
 }
 
 misuse connection_handle::send(const prepared_message& m) const {
-    return use([&](connection& c) { return c.send(m); });
+    return use(true, [&](connection& c) { return c.send(m); });
 }
 
 misuse connection_handle::send(const message& m) const {
-    return use([&](connection& c) { return c.send(m); });
+    return use(true, [&](connection& c) { return c.send(m); });
 }
 
 misuse connection_handle::ping(bytes_view data) const {
-    return use([&](connection& c) { return c.ping(data); });
+    return use(false, [&](connection& c) { return c.ping(data); });
+}
+
+misuse connection_handle::pong(bytes_view data) const {
+    return use(false, [&](connection& c) { return c.pong(data); });
 }
 
 misuse connection_handle::close(std::uint16_t code, std::string_view reason) const {
-    return use([&](connection& c) { return c.close(code, reason); });
+    return use(false, [&](connection& c) { return c.close(code, reason); });
 }
 
 misuse connection_handle::abort() const {
-    return use([](connection& c) { return c.abort(); });
+    return use(false, [](connection& c) { return c.abort(); });
+}
+
+misuse connection_handle::pause() const {
+    if (!alive()) return misuse::wrong_state;
+    s_->target->set_paused(true);
+    return misuse::none;
+}
+
+misuse connection_handle::resume() const {
+    if (!alive()) return misuse::wrong_state;
+    s_->target->set_paused(false);
+    return misuse::none;
+}
+
+bool connection_handle::paused() const noexcept { return alive() && s_->target->paused(); }
+
+misuse connection_handle::set_idle_timeout(duration idle, duration keepalive) const {
+    if (!alive()) return misuse::wrong_state;
+    s_->target->set_idle_timeout(idle, keepalive);
+    return misuse::none;
 }
 
 std::size_t connection_handle::buffered() const noexcept {
@@ -110,8 +141,38 @@ std::optional<std::string> connection_handle::subprotocol() const {
     return alive() ? s_->target->engine().subprotocol() : std::nullopt;
 }
 
+std::string connection_handle::extensions() const {
+    const auto p = compression_params();
+    if (!p) return {};
+    std::string s = "permessage-deflate";
+    if (p->server_no_context_takeover) s += "; server_no_context_takeover";
+    if (p->client_no_context_takeover) s += "; client_no_context_takeover";
+    s += "; server_max_window_bits=" + std::to_string(p->server_max_window_bits);
+    s += "; client_max_window_bits=" + std::to_string(p->client_max_window_bits);
+    return s;
+}
+
 std::optional<deflate_params> connection_handle::compression_params() const {
     return alive() ? s_->target->engine().compression_params() : std::nullopt;
+}
+
+std::optional<endpoint> connection_handle::remote() const {
+    if (!s_) return std::nullopt;
+    if (!s_->peer && alive()) {
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        const int fd = s_->target->socket();
+        char host[NI_MAXHOST];
+        if (fd < 0 || getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0 ||
+            (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
+            getnameinfo(reinterpret_cast<const sockaddr*>(&ss), len, host, sizeof host, nullptr, 0, NI_NUMERICHOST) != 0)
+            return std::nullopt;
+        const std::uint16_t port = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(ss).sin6_port
+                                                                  : reinterpret_cast<sockaddr_in&>(ss).sin_port);
+        s_->peer = std::make_unique<endpoint>(endpoint{host, port});
+    }
+    if (!s_->peer) return std::nullopt;
+    return *s_->peer;
 }
 
 std::size_t connection_handle::memory_use() const noexcept {

@@ -1,15 +1,19 @@
 // Listening sockets for the servers: name resolution, one socket per address
-// and loop, SO_REUSEPORT between loops, IPv4 and IPv6 side by side.
+// and loop, SO_REUSEPORT between loops, IPv4 and IPv6 side by side; shedding
+// connections when out of descriptors.
 #include "listen.hpp"
 
 #include <netdb.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 #include <utility>
 
 namespace sansws::detail {
@@ -140,6 +144,29 @@ bool open_listeners(const std::string& host, std::uint16_t port, unsigned loops,
     }
     bound = port;
     return true;
+}
+
+bool shed_one(int listen_fd, int& spare_fd) noexcept {
+    ::close(spare_fd);
+    spare_fd = -1;
+    const int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+        static constexpr std::string_view busy =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        if (::send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+            // Best effort: the close below is the answer then.
+        }
+        ::close(fd);
+    }
+    spare_fd = open_spare();
+    return fd >= 0;
+}
+
+int open_spare() noexcept { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
+
+void set_nodelay(int fd) noexcept {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
 }  // namespace sansws::detail

@@ -1,23 +1,29 @@
-// Internal to the bindings: the listening sockets of a multi-loop server,
-// shared by the epoll and io_uring servers.
+// Internal to the bindings: the sockets of a server (listening, shedding
+// when out of descriptors) and of client connects, shared by the epoll and
+// io_uring loops.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "sansws/server.hpp"  // open_listeners()
+
 namespace sansws::detail {
 
-/// Resolve `host` and bind `loops` sets of listening sockets (bound,
-/// listening, non-blocking, close-on-exec), one socket per address in each
-/// set: `fds[i]` is loop i's. With several loops every socket has
-/// SO_REUSEPORT, so the kernel spreads new connections between them; a port
-/// someone else listens on is refused all the same ("cannot listen on
-/// HOST:PORT: Address already in use"), never shared. Port 0
-/// picks a free port, which every socket then shares; `port` receives the
-/// port bound. False with `error` set (and nothing left open) when the
-/// address cannot be resolved or bound.
-bool open_listeners(const std::string& host, std::uint16_t port, unsigned loops, int backlog,
-                    std::vector<std::vector<int>>& fds, std::uint16_t& bound, std::string& error);
+/// Out of descriptors (EMFILE/ENFILE on accept): the spare-descriptor
+/// trick. Frees `spare_fd`, takes the pending connection off `listen_fd`'s
+/// queue with it, answers 503 and closes it, takes the spare back. The
+/// client gets an answer instead of a hanging connect. True when a
+/// connection was waiting (and shed); `spare_fd` is -1 afterwards if the
+/// spare could not be taken back.
+bool shed_one(int listen_fd, int& spare_fd) noexcept;
+
+/// A descriptor to hold in reserve for shed_one(), or -1.
+int open_spare() noexcept;
+
+/// TCP_NODELAY: frames are written whole with one sendmsg; Nagle would only
+/// delay them.
+void set_nodelay(int fd) noexcept;
 
 }  // namespace sansws::detail

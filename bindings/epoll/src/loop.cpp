@@ -1,14 +1,11 @@
 // The epoll event loop: readiness dispatch to loop_adapter connections,
 // accepting, client connects, the deadline heap, post() and graceful stop.
 //
-// Connections are addressed by id everywhere (epoll data, timer entries,
+// Connections are addressed by id everywhere (epoll data, deadline entries,
 // the dirty list), never by pointer: an event for a connection closed earlier
 // in the same batch simply finds nothing. Only sync() erases a connection,
 // and only the loop's own code (never a handler) calls it.
-#include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -17,10 +14,14 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <cstring>
+#include <queue>
 #include <system_error>
+#include <unordered_map>
 
+#include "listen.hpp"
+#include "loop_core.hpp"
 #include "sansws/epoll.hpp"
+#include "sansws/loop_adapter.hpp"
 
 namespace sansws::epoll {
 namespace {
@@ -32,119 +33,125 @@ constexpr auto accept_pause = std::chrono::milliseconds(100);
 
 thread_local loop* current_loop = nullptr;
 
-void set_nodelay(int fd) {
-    // Frames are written whole with one sendmsg; Nagle would only delay them.
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
-}  // namespace
-
-struct loop::listener {
+struct listener {
     int fd;
     std::shared_ptr<const handlers> h;
     accept_settings settings;
 };
 
-struct loop::conn {
+struct conn {
     std::uint64_t id = 0;
-    std::unique_ptr<loop_adapter> ws;  // null while a client is connecting
-    std::uint32_t watched = 0;         // events registered with epoll
+    std::unique_ptr<loop_adapter> ws;                   // null while a client connects
+    std::unique_ptr<detail::pending_connect> pending;  // a client until TCP is up
+    int fd = -1;                        // the connecting socket
+    std::uint32_t watched = 0;          // events registered with epoll
     bool registered = false;
     bool dirty = false;
-    bool finished = false;             // a client connect that failed: erase
-    timestamp scheduled = no_deadline; // the deadline in the heap for this id
-    // Client connecting: one address after another until one answers.
-    int fd = -1;
-    std::vector<std::pair<sockaddr_storage, socklen_t>> addrs;
-    std::size_t next_addr = 0;
-    int last_errno = 0;
-    std::string url;
-    config cfg;
-    std::shared_ptr<const handlers> h;
-    std::size_t high_water = 0;
+    bool finished = false;              // a client connect that failed: erase
+    timestamp scheduled = no_deadline;  // the deadline in the heap for this id
 
     ~conn() {
         if (fd >= 0) ::close(fd);
     }
 };
 
-loop::loop(unsigned index) : index_(index), read_buffer_(read_buffer_size) {
+class epoll_core final : public detail::loop_core {
+public:
+    epoll_core(loop& self, unsigned index);
+    ~epoll_core() override;
+
+    void run() override;
+    bool ready(std::string&) override { return true; }
+    void start(std::unique_ptr<detail::pending_connect> p) override;
+    void listen_on(int fd, std::shared_ptr<const handlers> h, const accept_settings& settings) override;
+    void collect(std::vector<connection_handle>& open) const override;
+    std::size_t connection_count() const noexcept override { return conns_.size(); }
+
+private:
+    struct timer_entry {
+        timestamp at;
+        std::uint64_t id;
+        bool operator>(const timer_entry& o) const noexcept { return at > o.at; }
+    };
+
+    void iterate(int timeout_ms);
+    int timeout_ms() const;
+    void on_listener(listener& l);
+    void pause_accepting();
+    void on_conn_event(std::uint64_t id, std::uint32_t events);
+    void resolved(std::uint64_t id, resolved_addresses r);
+    void start_connect(conn& c);
+    void connected(conn& c);
+    void connect_failed(conn& c);
+    void sync(std::uint64_t id);
+    void watch(conn& c, std::uint32_t events);
+    void mark_dirty(std::uint64_t id);
+    void flush_dirty();
+    void run_deadlines();
+    void begin_shutdown();
+    bool finished();
+    adapter_options adapter_opts(std::uint64_t id, const connection_options& o);
+
+    loop& self_;
+    int ep_ = -1;
+    int spare_fd_ = -1;  // released on EMFILE/ENFILE to accept-and-close
+    std::vector<std::byte> read_buffer_;
+    std::vector<std::unique_ptr<listener>> listeners_;
+    timestamp accept_paused_until_ = no_deadline;
+    std::unordered_map<std::uint64_t, std::unique_ptr<conn>> conns_;
+    std::priority_queue<timer_entry, std::vector<timer_entry>, std::greater<>> deadlines_;
+    std::vector<std::uint64_t> dirty_;
+    bool stopping_ = false;
+    timestamp shutdown_deadline_ = no_deadline;
+};
+
+epoll_core::epoll_core(loop& self, unsigned index)
+    : loop_core(index, EFD_NONBLOCK), self_(self), read_buffer_(read_buffer_size) {
     ep_ = epoll_create1(EPOLL_CLOEXEC);
-    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (ep_ < 0 || wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "sansws epoll loop");
+    if (ep_ < 0) throw std::system_error(errno, std::generic_category(), "sansws epoll loop");
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = wake_tag;
-    epoll_ctl(ep_, EPOLL_CTL_ADD, wake_fd_, &ev);
-    spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    now_ = monotonic_now();
+    epoll_ctl(ep_, EPOLL_CTL_ADD, mail->fd(), &ev);
+    spare_fd_ = detail::open_spare();
+    now = monotonic_now();
 }
 
-loop::~loop() {
+epoll_core::~epoll_core() {
     conns_.clear();  // adapters close their sockets without callbacks
     for (auto& l : listeners_) ::close(l->fd);
     if (spare_fd_ >= 0) ::close(spare_fd_);
-    ::close(wake_fd_);
     ::close(ep_);
 }
 
-loop* loop::current() noexcept { return current_loop; }
-
-void loop::post(std::function<void()> fn) {
-    bool first;
-    {
-        std::lock_guard lock(post_mutex_);
-        first = posted_.empty();
-        posted_.push_back(std::move(fn));
-    }
-    const std::uint64_t one = 1;
-    if (first && ::write(wake_fd_, &one, sizeof one) < 0) {
-        // The counter is saturated only if the loop never reads it; the
-        // queued work runs whenever it next wakes.
-    }
-}
-
-void loop::stop() noexcept {
-    stop_requested_.store(true);
-    const std::uint64_t one = 1;
-    const int saved = errno;  // callable from a signal handler
-    if (::write(wake_fd_, &one, sizeof one) < 0) {
-        // Nothing else to do from here; the flag is set.
-    }
-    errno = saved;
-}
-
-void loop::add_listener(int fd, std::shared_ptr<const handlers> h, accept_settings settings) {
-    settings.engine.role = role::server;
-    if (settings.share_compressor) {
-        const compression_config& z = settings.engine.compression;
-        shared_deflaters_.push_back(std::make_unique<deflater>(
-            deflate_settings{z.negotiate.server_max_window_bits, z.mem_level, z.level}));
-        settings.engine.compression.shared = shared_deflaters_.back().get();
-    }
-    listeners_.push_back(std::make_unique<listener>(listener{fd, std::move(h), std::move(settings)}));
+void epoll_core::listen_on(int fd, std::shared_ptr<const handlers> h, const accept_settings& settings) {
+    listeners_.push_back(std::make_unique<listener>(listener{fd, std::move(h), settings}));
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = listener_tag | (listeners_.size() - 1);
     epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
 }
 
-adapter_options loop::adapter_opts(std::uint64_t id, std::size_t high_water) {
-    adapter_options o;
-    o.high_water = high_water;
-    o.read_buffer = read_buffer_;
-    o.id = id;
-    o.on_change = [this, id] { mark_dirty(id); };
-    return o;
+void epoll_core::collect(std::vector<connection_handle>& open) const {
+    for (const auto& [id, c] : conns_)
+        if (c->ws && !c->ws->done()) open.push_back(c->ws->handle());
 }
 
-void loop::run() {
+adapter_options epoll_core::adapter_opts(std::uint64_t id, const connection_options& o) {
+    adapter_options a;
+    static_cast<connection_options&>(a) = o;
+    a.read_buffer = read_buffer_;
+    a.id = id;
+    a.on_change = [this, id] { mark_dirty(id); };
+    return a;
+}
+
+void epoll_core::run() {
     loop* const outer = current_loop;
-    current_loop = this;
-    now_ = monotonic_now();
+    current_loop = &self_;
+    now = monotonic_now();
     while (true) {
-        if (stop_requested_.load() && !stopping_) begin_shutdown();
+        if (mail->stop_requested() && !stopping_) begin_shutdown();
         flush_dirty();
         if (finished()) break;
         iterate(timeout_ms());
@@ -152,30 +159,31 @@ void loop::run() {
     current_loop = outer;
 }
 
-int loop::timeout_ms() const {
+int epoll_core::timeout_ms() const {
     if (!dirty_.empty()) return 0;
-    timestamp next = std::min(accept_paused_until_, timers_.empty() ? no_deadline : timers_.top().at);
+    timestamp next = std::min({accept_paused_until_, deadlines_.empty() ? no_deadline : deadlines_.top().at,
+                               timers.next()});
     if (stopping_) next = std::min(next, shutdown_deadline_);
     if (next == no_deadline) return -1;
-    const timestamp now = monotonic_now();
-    if (next <= now) return 0;
+    const timestamp t = monotonic_now();
+    if (next <= t) return 0;
     // Round up: waking a little early would only spin until the deadline.
-    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(next - now).count();
+    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(next - t).count();
     return static_cast<int>(std::min<std::int64_t>(ms, 3'600'000));
 }
 
-void loop::iterate(int timeout) {
+void epoll_core::iterate(int timeout) {
     std::array<epoll_event, 256> events;
     const int n = epoll_wait(ep_, events.data(), static_cast<int>(events.size()), timeout);
-    now_ = monotonic_now();
+    now = monotonic_now();
     for (int i = 0; i < n; ++i) {
         const std::uint64_t tag = events[i].data.u64;
         if (tag == wake_tag) {
             std::uint64_t count;
-            if (::read(wake_fd_, &count, sizeof count) < 0) {
+            if (::read(mail->fd(), &count, sizeof count) < 0) {
                 // EAGAIN: another wake-up already drained the counter.
             }
-            run_posted();
+            mail->run();
         } else if (tag & listener_tag) {
             const std::size_t index = tag & ~listener_tag;
             if (index < listeners_.size()) on_listener(*listeners_[index]);
@@ -183,8 +191,9 @@ void loop::iterate(int timeout) {
             on_conn_event(tag, events[i].events);
         }
     }
-    run_timers();
-    if (now_ >= accept_paused_until_) {
+    run_deadlines();
+    timers.run(now);
+    if (now >= accept_paused_until_) {
         accept_paused_until_ = no_deadline;
         for (std::size_t i = 0; i < listeners_.size(); ++i) {
             epoll_event ev{};
@@ -195,16 +204,7 @@ void loop::iterate(int timeout) {
     }
 }
 
-void loop::run_posted() {
-    std::vector<std::function<void()>> work;
-    {
-        std::lock_guard lock(post_mutex_);
-        work.swap(posted_);
-    }
-    for (auto& fn : work) fn();
-}
-
-void loop::on_listener(listener& l) {
+void epoll_core::on_listener(listener& l) {
     while (true) {
         const int fd = accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -213,7 +213,8 @@ void loop::on_listener(listener& l) {
             if ((errno == EMFILE || errno == ENFILE) && spare_fd_ >= 0) {
                 // accept4 reports EMFILE before looking at the queue, so only
                 // the shedding accept tells whether anything was waiting.
-                if (!shed_one(l.fd)) return;
+                if (!detail::shed_one(l.fd, spare_fd_)) return;
+                ++shed;
                 if (spare_fd_ >= 0) continue;  // keep shedding what is queued
             }
             // Out of descriptors with no spare, or out of memory: stop
@@ -222,39 +223,18 @@ void loop::on_listener(listener& l) {
             pause_accepting();
             return;
         }
-        set_nodelay(fd);
+        detail::set_nodelay(fd);
         const std::uint64_t id = next_id();
         auto c = std::make_unique<conn>();
         c->id = id;
-        c->ws = std::make_unique<loop_adapter>(fd, l.settings.engine, l.h, now_,
-                                               adapter_opts(id, l.settings.high_water));
+        c->ws = std::make_unique<loop_adapter>(fd, l.settings.engine, l.h, now, adapter_opts(id, l.settings));
         conns_.emplace(id, std::move(c));
         sync(id);
     }
 }
 
-bool loop::shed_one(int lfd) {
-    // The spare-descriptor trick: free one fd, take the pending connection
-    // off the queue with it, tell the client and close it, take the spare
-    // back. The client gets an answer instead of a hanging connect.
-    ::close(spare_fd_);
-    spare_fd_ = -1;
-    const int fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0) {
-        static constexpr std::string_view busy =
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-        if (::send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-            // Best effort: the close below is the answer then.
-        }
-        ::close(fd);
-        ++shed_;
-    }
-    spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    return fd >= 0;
-}
-
-void loop::pause_accepting() {
-    accept_paused_until_ = now_ + accept_pause;
+void epoll_core::pause_accepting() {
+    accept_paused_until_ = now + accept_pause;
     for (auto& l : listeners_) {
         epoll_event ev{};
         ev.events = 0;
@@ -262,7 +242,7 @@ void loop::pause_accepting() {
     }
 }
 
-void loop::on_conn_event(std::uint64_t id, std::uint32_t events) {
+void epoll_core::on_conn_event(std::uint64_t id, std::uint32_t events) {
     const auto it = conns_.find(id);
     if (it == conns_.end()) return;
     conn& c = *it->second;
@@ -274,85 +254,54 @@ void loop::on_conn_event(std::uint64_t id, std::uint32_t events) {
         if (err == 0 && (events & EPOLLOUT) && !(events & (EPOLLERR | EPOLLHUP))) {
             connected(c);
         } else {
-            c.last_errno = err != 0 ? err : ECONNREFUSED;
+            c.pending->last_errno = err != 0 ? err : ECONNREFUSED;
             ::close(c.fd);
             c.fd = -1;
             c.registered = false;
-            ++c.next_addr;
+            ++c.pending->next_addr;
             start_connect(c);
         }
         return sync(id);
     }
     loop_adapter& ws = *c.ws;
-    if (events & EPOLLIN) ws.on_readable(now_);
-    if ((events & EPOLLOUT) && !ws.done()) ws.on_writable(now_);
-    if ((events & (EPOLLERR | EPOLLHUP)) && !ws.done()) ws.on_hangup(now_);
+    if (events & EPOLLIN) ws.on_readable(now);
+    if ((events & EPOLLOUT) && !ws.done()) ws.on_writable(now);
+    if ((events & (EPOLLERR | EPOLLHUP)) && !ws.done()) ws.on_hangup(now);
     sync(id);
 }
 
-bool loop::connect(std::string_view url, const connect_options& opts, handlers h, std::string& error) {
-    const auto u = parse_ws_url(url, error);
-    if (!u) return false;
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    addrinfo* res = nullptr;
-    const int rc = getaddrinfo(u->host.c_str(), std::to_string(u->port).c_str(), &hints, &res);
-    if (rc != 0) {
-        error = "cannot resolve " + u->host + ": " + gai_strerror(rc);
-        return false;
-    }
+void epoll_core::start(std::unique_ptr<detail::pending_connect> p) {
     auto c = std::make_unique<conn>();
-    c->id = next_id();
-    for (const addrinfo* p = res; p; p = p->ai_next) {
-        sockaddr_storage ss{};
-        std::memcpy(&ss, p->ai_addr, p->ai_addrlen);
-        c->addrs.emplace_back(ss, p->ai_addrlen);
-    }
-    freeaddrinfo(res);
-    c->url = std::string(url);
-    c->cfg = opts.engine;
-    c->cfg.role = role::client;
-    if (!c->cfg.entropy) c->cfg.entropy = fill_random;
-    c->cfg.client.host = u->host_header();
-    c->cfg.client.target = u->target;
-    c->cfg.client.subprotocols = opts.subprotocols;
-    c->cfg.client.headers = opts.headers;
-    c->cfg.client.origin = opts.origin;
-    if (const misuse bad = connection(c->cfg).setup_error(); bad != misuse::none) {
-        // Caught here rather than after a connect: a header name with a
-        // space or a malformed subprotocol is the caller's mistake.
-        error = "invalid request settings (" + std::string(to_string(bad)) + "): check headers and subprotocols";
-        return false;
-    }
-    c->h = std::make_shared<const handlers>(std::move(h));
-    c->high_water = opts.high_water;
-    now_ = monotonic_now();
-    c->scheduled = now_ + opts.connect_timeout;
-    timers_.push({c->scheduled, c->id});
-    const std::uint64_t id = c->id;
+    const std::uint64_t id = c->id = p->id;
+    c->scheduled = now + p->connect_timeout;
+    deadlines_.push({c->scheduled, id});
+    c->pending = std::move(p);
     conn& ref = *c;
     conns_.emplace(id, std::move(c));
-    start_connect(ref);
-    return true;
+    if (!ref.pending->addrs.empty()) return start_connect(ref);
+    ref.pending->resolve(mail, [this, id](resolved_addresses r) { resolved(id, std::move(r)); });
 }
 
-void loop::start_connect(conn& c) {
-    for (; c.next_addr < c.addrs.size(); ++c.next_addr) {
-        const auto& [addr, len] = c.addrs[c.next_addr];
-        const int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            c.last_errno = errno;
-            continue;
-        }
-        set_nodelay(fd);
+void epoll_core::resolved(std::uint64_t id, resolved_addresses r) {
+    const auto it = conns_.find(id);
+    if (it == conns_.end() || !it->second->pending) return;  // timed out or stopped meanwhile
+    conn& c = *it->second;
+    c.pending->resolving = false;
+    c.pending->failure = std::move(r.error);
+    c.pending->addrs = std::move(r.addresses);
+    start_connect(c);
+}
+
+void epoll_core::start_connect(conn& c) {
+    detail::pending_connect& p = *c.pending;
+    for (int fd; (fd = p.open_next(true)) >= 0; ++p.next_addr) {
+        const auto& [addr, len] = p.addrs[p.next_addr];
         if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) == 0 || errno == EINPROGRESS) {
             c.fd = fd;
             watch(c, EPOLLOUT);  // writable (or an error) once the connect completes
             return;
         }
-        c.last_errno = errno;
+        p.last_errno = errno;
         ::close(fd);
     }
     // Every address failed at once: report from the loop, never from inside
@@ -360,31 +309,22 @@ void loop::start_connect(conn& c) {
     mark_dirty(c.id);
 }
 
-void loop::connected(conn& c) {
-    c.ws = std::make_unique<loop_adapter>(c.fd, std::move(c.cfg), std::move(c.h), now_,
-                                          adapter_opts(c.id, c.high_water));
+void epoll_core::connected(conn& c) {
+    detail::pending_connect& p = *c.pending;
+    c.ws = std::make_unique<loop_adapter>(c.fd, std::move(p.cfg), std::move(p.h), now, adapter_opts(c.id, p.opts));
     c.fd = -1;
-    c.addrs.clear();
+    c.pending.reset();
     c.scheduled = no_deadline;  // the engine's handshake deadline takes over
 }
 
-void loop::connect_failed(conn& c) {
+void epoll_core::connect_failed(conn& c) {
     if (c.fd >= 0) ::close(c.fd);
     c.fd = -1;
     c.finished = true;
-    auto state = std::make_shared<detail::handle_state>();
-    state->id = c.id;
-    const connection_handle handle(state);
-    const std::string what = "cannot connect to " + c.url;
-    error_info e;
-    e.kind = error_kind::transport;
-    e.sys_errno = c.last_errno;
-    e.message = what;
-    if (c.h->on_error) c.h->on_error(handle, e);
-    if (c.h->on_disconnect) c.h->on_disconnect(handle);
+    c.pending->report_failure();
 }
 
-void loop::watch(conn& c, std::uint32_t events) {
+void epoll_core::watch(conn& c, std::uint32_t events) {
     const int fd = c.ws ? c.ws->fd() : c.fd;
     if (c.registered && events == c.watched) return;
     epoll_event ev{};
@@ -395,7 +335,7 @@ void loop::watch(conn& c, std::uint32_t events) {
     c.watched = events;
 }
 
-void loop::sync(std::uint64_t id) {
+void epoll_core::sync(std::uint64_t id) {
     const auto it = conns_.find(id);
     if (it == conns_.end()) return;
     conn& c = *it->second;
@@ -409,18 +349,18 @@ void loop::sync(std::uint64_t id) {
     const timestamp d = c.ws->next_deadline();
     if (d != c.scheduled) {
         c.scheduled = d;
-        if (d != no_deadline) timers_.push({d, id});
+        if (d != no_deadline) deadlines_.push({d, id});
     }
 }
 
-void loop::mark_dirty(std::uint64_t id) {
+void epoll_core::mark_dirty(std::uint64_t id) {
     const auto it = conns_.find(id);
     if (it == conns_.end() || it->second->dirty) return;
     it->second->dirty = true;
     dirty_.push_back(id);
 }
 
-void loop::flush_dirty() {
+void epoll_core::flush_dirty() {
     // Output queued through handles outside a connection's own events (a
     // broadcast, a post()) is written here, once per loop iteration, so many
     // sends to one peer share a sendmsg. Flushing may queue more: index loop.
@@ -432,7 +372,7 @@ void loop::flush_dirty() {
         c.dirty = false;
         if (c.ws) {
             c.ws->on_writable(monotonic_now());
-        } else if (c.fd < 0 && !c.finished) {
+        } else if (c.fd < 0 && !c.finished && !c.pending->resolving) {
             connect_failed(c);
         }
         sync(id);
@@ -440,35 +380,36 @@ void loop::flush_dirty() {
     dirty_.clear();
 }
 
-void loop::run_timers() {
-    while (!timers_.empty() && timers_.top().at <= now_) {
-        const timer_entry t = timers_.top();
-        timers_.pop();
+void epoll_core::run_deadlines() {
+    while (!deadlines_.empty() && deadlines_.top().at <= now) {
+        const timer_entry t = deadlines_.top();
+        deadlines_.pop();
         const auto it = conns_.find(t.id);
         // Entries are never removed from the heap; stale ones are skipped.
         if (it == conns_.end() || it->second->scheduled != t.at) continue;
         conn& c = *it->second;
         c.scheduled = no_deadline;
         if (c.ws) {
-            c.ws->on_timer(now_);
+            c.ws->on_timer(now);
         } else {
-            c.last_errno = ETIMEDOUT;
+            c.pending->last_errno = ETIMEDOUT;
+            c.pending->failure.clear();
             connect_failed(c);
         }
         sync(t.id);
     }
     // Rebuild when stale entries outnumber live ones, to bound the heap.
-    if (timers_.size() > 64 + 4 * conns_.size()) {
-        decltype(timers_) fresh;
+    if (deadlines_.size() > 64 + 4 * conns_.size()) {
+        decltype(deadlines_) fresh;
         for (const auto& [id, c] : conns_)
             if (c->scheduled != no_deadline) fresh.push({c->scheduled, id});
-        timers_.swap(fresh);
+        deadlines_.swap(fresh);
     }
 }
 
-void loop::begin_shutdown() {
+void epoll_core::begin_shutdown() {
     stopping_ = true;
-    shutdown_deadline_ = now_ + shutdown_timeout_;
+    shutdown_deadline_ = now + shutdown_timeout;
     for (auto& l : listeners_) ::close(l->fd);
     listeners_.clear();
     std::vector<std::uint64_t> ids;
@@ -478,16 +419,17 @@ void loop::begin_shutdown() {
         if (it == conns_.end()) continue;
         conn& c = *it->second;
         if (c.ws) {
-            c.ws->shutdown(now_, static_cast<std::uint16_t>(close_code::going_away), "going away");
+            c.ws->shutdown(now, static_cast<std::uint16_t>(close_code::going_away), "going away");
         } else {
-            c.last_errno = ECANCELED;
+            c.pending->last_errno = ECANCELED;
+            c.pending->failure.clear();
             connect_failed(c);
         }
         sync(id);
     }
 }
 
-bool loop::finished() {
+bool epoll_core::finished() {
     if (stopping_) {
         if (!conns_.empty() && monotonic_now() >= shutdown_deadline_) {
             // Peers that did not finish the close handshake in time.
@@ -503,9 +445,13 @@ bool loop::finished() {
         }
         return conns_.empty();
     }
-    if (!listeners_.empty() || !conns_.empty()) return false;
-    std::lock_guard lock(post_mutex_);
-    return posted_.empty();
+    return listeners_.empty() && conns_.empty() && timers.empty() && mail->empty();
 }
+
+}  // namespace
+
+loop::loop(unsigned index) : event_loop(std::make_unique<epoll_core>(*this, index)) {}
+
+loop* loop::current() noexcept { return current_loop; }
 
 }  // namespace sansws::epoll

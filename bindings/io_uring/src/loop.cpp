@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <system_error>
 
+#include "listen.hpp"
 #include "loop_impl.hpp"
 
 namespace sansws::io_uring {
@@ -25,72 +26,53 @@ thread_local loop* current_loop = nullptr;
 
 // ---- the public face ------------------------------------------------------
 
-loop::loop(unsigned index, const ring_options& ring) : p_(std::make_unique<impl>(*this, index, ring)) {}
-loop::~loop() = default;
-bool loop::ok() const noexcept { return p_->error.empty(); }
-const std::string& loop::error() const noexcept { return p_->error; }
-std::string loop::setup_flags() const { return ok() ? p_->ring.flags_text() : std::string("none"); }
-void loop::run() { p_->run(); }
+namespace {
+uring_core& core_of(const std::unique_ptr<sansws::detail::loop_core>& c) { return static_cast<uring_core&>(*c); }
+}  // namespace
+
+loop::loop(unsigned index, const ring_options& ring)
+    : event_loop(std::make_unique<uring_core>(*this, index, ring)) {}
 loop* loop::current() noexcept { return current_loop; }
-void loop::set_shutdown_timeout(duration d) noexcept { p_->shutdown_timeout = d; }
-timestamp loop::now() const noexcept { return p_->now; }
-std::size_t loop::connection_count() const noexcept { return p_->open; }
-loop_stats loop::stats() const noexcept { return p_->stats; }
-
-bool loop::connect(std::string_view url, const connect_options& opts, handlers h, std::string& error) {
-    return p_->connect(url, opts, std::move(h), error);
+bool loop::ok() const noexcept { return core_of(core_).error.empty(); }
+const std::string& loop::error() const noexcept { return core_of(core_).error; }
+std::string loop::setup_flags() const { return ok() ? core_of(core_).ring.flags_text() : std::string("none"); }
+loop_stats loop::stats() const noexcept {
+    loop_stats s = core_of(core_).stats;
+    s.shed = core_->shed;
+    return s;
 }
 
-void loop::post(std::function<void()> fn) {
-    bool first;
-    {
-        std::lock_guard lock(p_->post_mutex);
-        first = p_->posted.empty();
-        p_->posted.push_back(std::move(fn));
+bool uring_core::ready(std::string& err) {
+    if (!error.empty()) {
+        err = error;
+        return false;
     }
-    const std::uint64_t one = 1;
-    if (first && p_->wake_fd >= 0 && ::write(p_->wake_fd, &one, sizeof one) < 0) {
-        // The counter is saturated only if the loop never reads it; the
-        // queued work runs whenever it next wakes.
-    }
+    return ring.start(err);
 }
 
-void loop::stop() noexcept {
-    p_->stop_requested.store(true);
-    const std::uint64_t one = 1;
-    const int saved = errno;  // callable from a signal handler
-    if (p_->wake_fd >= 0 && ::write(p_->wake_fd, &one, sizeof one) < 0) {
-        // Nothing else to do from here; the flag is set.
-    }
-    errno = saved;
-}
-
-void loop::add_listener(int fd, std::shared_ptr<const handlers> h, accept_settings settings) {
-    settings.engine.role = role::server;
-    if (settings.share_compressor) {
-        const compression_config& z = settings.engine.compression;
-        p_->shared_deflaters.push_back(std::make_unique<deflater>(
-            deflate_settings{z.negotiate.server_max_window_bits, z.mem_level, z.level}));
-        settings.engine.compression.shared = p_->shared_deflaters.back().get();
-    }
+void uring_core::listen_on(int fd, std::shared_ptr<const handlers> h, const accept_settings& settings) {
     // Armed by the loop itself: the ring takes submissions from its own
     // thread only, and this may run on the thread building the server.
-    p_->listeners.push_back(std::make_unique<listener>(listener{fd, std::move(h), std::move(settings)}));
+    listeners.push_back(std::make_unique<listener>(listener{fd, std::move(h), settings}));
+}
+
+void uring_core::collect(std::vector<connection_handle>& all) const {
+    for (const auto& c : conns)
+        if (!c->closed && c->s) all.push_back(c->s->handle());
 }
 
 // ---- setup ----------------------------------------------------------------
 
-loop::impl::impl(loop& s, unsigned i, const ring_options& o) : self(s), index(i), options(o) {
+uring_core::uring_core(loop& s, unsigned i, const ring_options& o) : loop_core(i, 0), self(s), options(o) {
+    // The mailbox's eventfd is blocking: the ring waits for it to become
+    // readable (on kernels that would answer a non-blocking one with
+    // EAGAIN, too).
     if (!ring.open(o, error)) return;
-    // Blocking: the ring waits for it to become readable (on kernels that
-    // would answer a non-blocking one with EAGAIN, too).
-    wake_fd = eventfd(0, EFD_CLOEXEC);
-    if (wake_fd < 0) throw std::system_error(errno, std::generic_category(), "sansws io_uring loop");
-    spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    spare_fd = sansws::detail::open_spare();
     now = monotonic_now();
 }
 
-loop::impl::~impl() {
+uring_core::~uring_core() {
     // Sockets close without callbacks. Requests are in flight here only if
     // run() gave up waiting for them (quiesce); the ring then cancels them
     // as it goes, and the buffers they might still fill stay mapped.
@@ -99,12 +81,11 @@ loop::impl::~impl() {
     for (auto& l : listeners)
         if (l->fd >= 0) ::close(l->fd);
     if (spare_fd >= 0) ::close(spare_fd);
-    if (wake_fd >= 0) ::close(wake_fd);
 }
 
 // ---- the loop -------------------------------------------------------------
 
-void loop::impl::run() {
+void uring_core::run() {
     if (!error.empty()) return;
     std::string why;
     if (!ring.start(why)) {
@@ -115,16 +96,9 @@ void loop::impl::run() {
     current_loop = &self;
     now = monotonic_now();
     quiescing = false;
-    {
-        // Work posted after the last run() had read the eventfd.
-        std::lock_guard lock(post_mutex);
-        const std::uint64_t one = 1;
-        if (!posted.empty() && ::write(wake_fd, &one, sizeof one) < 0) {
-            // Then it runs with the next post().
-        }
-    }
+    mail->rewake();  // work posted after the last run() had read the eventfd
     while (true) {
-        if (stop_requested.load() && !stopping) begin_shutdown();
+        if (mail->stop_requested() && !stopping) begin_shutdown();
         if (!wake_armed) arm_wake();
         flush_dirty();
         rearm_starved();
@@ -137,18 +111,19 @@ void loop::impl::run() {
     current_loop = outer;
 }
 
-void loop::impl::iterate() {
+void uring_core::iterate() {
     ring.submit_and_wait(timeout_ns());
     now = monotonic_now();
     process_completions();
     run_timers();
+    timers.run(now);
     if (now >= accept_paused_until) accept_paused_until = no_deadline;
 }
 
-std::int64_t loop::impl::timeout_ns() const {
+std::int64_t uring_core::timeout_ns() const {
     if (!dirty.empty() || !later.empty() || !starved.empty()) return 0;
     timestamp next = heap.empty() ? no_deadline : heap.front()->deadline;
-    next = std::min(next, accept_paused_until);
+    next = std::min({next, accept_paused_until, timers.next()});
     if (stopping) next = std::min(next, shutdown_deadline);
     if (next == no_deadline) return -1;
     const timestamp t = monotonic_now();
@@ -156,7 +131,7 @@ std::int64_t loop::impl::timeout_ns() const {
     return std::min<std::int64_t>((next - t).count(), std::int64_t{3600} * 1'000'000'000);
 }
 
-void loop::impl::process_completions() {
+void uring_core::process_completions() {
     std::array<io_uring_cqe*, 128> batch;
     while (true) {
         const unsigned n = io_uring_peek_batch_cqe(ring.get(), batch.data(), batch.size());
@@ -166,7 +141,7 @@ void loop::impl::process_completions() {
     }
 }
 
-void loop::impl::complete(std::uint64_t user_data, int res, unsigned flags) {
+void uring_core::complete(std::uint64_t user_data, int res, unsigned flags) {
     // 0: a cancel request's own answer; LIBURING_UDATA_TIMEOUT: liburing's
     // wait timeout on kernels without IORING_FEAT_EXT_ARG.
     if (user_data == 0 || user_data == LIBURING_UDATA_TIMEOUT) return;
@@ -183,12 +158,12 @@ void loop::impl::complete(std::uint64_t user_data, int res, unsigned flags) {
     case op::wake:
         wake_armed = false;
         --in_flight;
-        if (!quiescing) run_posted();
+        if (!quiescing) mail->run();
         return;
     }
 }
 
-bool loop::impl::cancel(std::uint64_t user_data) {
+bool uring_core::cancel(std::uint64_t user_data) {
     io_uring_sqe* sqe = ring.sqe();
     if (!sqe) return false;
     io_uring_prep_cancel64(sqe, user_data, 0);
@@ -198,27 +173,18 @@ bool loop::impl::cancel(std::uint64_t user_data) {
 
 // ---- post() ---------------------------------------------------------------
 
-void loop::impl::arm_wake() {
+void uring_core::arm_wake() {
     io_uring_sqe* sqe = ring.sqe();
     if (!sqe) return;  // tried again next iteration
-    io_uring_prep_read(sqe, wake_fd, &wake_value, sizeof wake_value, 0);
+    io_uring_prep_read(sqe, mail->fd(), &wake_value, sizeof wake_value, 0);
     io_uring_sqe_set_data64(sqe, tag(this, op::wake));
     wake_armed = true;
     ++in_flight;
 }
 
-void loop::impl::run_posted() {
-    std::vector<std::function<void()>> work;
-    {
-        std::lock_guard lock(post_mutex);
-        work.swap(posted);
-    }
-    for (auto& fn : work) fn();
-}
-
 // ---- accepting ------------------------------------------------------------
 
-void loop::impl::arm_listeners() {
+void uring_core::arm_listeners() {
     if (accept_paused_until != no_deadline) return;
     for (auto& l : listeners) {
         if (l->fd < 0 || l->armed) continue;
@@ -232,7 +198,7 @@ void loop::impl::arm_listeners() {
     }
 }
 
-void loop::impl::on_accept(listener& l, int res, unsigned flags) {
+void uring_core::on_accept(listener& l, int res, unsigned flags) {
     if (!(flags & IORING_CQE_F_MORE)) {
         l.armed = false;  // arm_listeners() starts it again
         --in_flight;
@@ -249,7 +215,10 @@ void loop::impl::on_accept(listener& l, int res, unsigned flags) {
         // The connection stays queued: answer it with 503 through the spare
         // descriptor. The multishot accept ended; armed again, it reports
         // the next one the same way while descriptors are short.
-        if (spare_fd >= 0 && shed_one(l.fd) && spare_fd >= 0) return;
+        if (spare_fd >= 0 && sansws::detail::shed_one(l.fd, spare_fd)) {
+            ++shed;
+            if (spare_fd >= 0) return;
+        }
         [[fallthrough]];
     case ENOMEM:
     case ENOBUFS:
@@ -262,39 +231,17 @@ void loop::impl::on_accept(listener& l, int res, unsigned flags) {
     }
 }
 
-bool loop::impl::shed_one(int lfd) {
-    // The spare-descriptor trick: free one fd, take the pending connection
-    // off the queue with it, tell the client and close it, take the spare
-    // back. The client gets an answer instead of a hanging connect.
-    ::close(spare_fd);
-    spare_fd = -1;
-    const int fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0) {
-        static constexpr std::string_view busy =
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-        if (::send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-            // Best effort: the close below is the answer then.
-        }
-        ::close(fd);
-        ++stats.shed;
-    }
-    spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    return fd >= 0;
-}
-
-void loop::impl::accepted(listener& l, int fd) {
-    set_nodelay(fd);
-    conn& c = add_conn(next_id(), l.h, l.settings.high_water);
+void uring_core::accepted(listener& l, int fd) {
+    sansws::detail::set_nodelay(fd);
+    conn& c = add_conn(next_id());
     c.fd = fd;
-    c.ws.emplace(l.settings.engine, now);
-    if (l.h->on_http) c.http = std::make_unique<http_state>();
-    c.state->target = &c;
+    c.s.emplace(l.settings.engine, l.h, l.settings, c.id, now, c);
     sync(c);  // arms the receive and the handshake deadline
 }
 
 // ---- deadlines ------------------------------------------------------------
 
-void loop::impl::heap_set(conn& c, timestamp at) {
+void uring_core::heap_set(conn& c, timestamp at) {
     if (at == c.deadline) return;
     c.deadline = at;
     if (c.heap_index == conn::none) {
@@ -314,13 +261,13 @@ void loop::impl::heap_set(conn& c, timestamp at) {
     heap_fix(i);
 }
 
-void loop::impl::heap_swap(std::size_t a, std::size_t b) {
+void uring_core::heap_swap(std::size_t a, std::size_t b) {
     std::swap(heap[a], heap[b]);
     heap[a]->heap_index = static_cast<std::uint32_t>(a);
     heap[b]->heap_index = static_cast<std::uint32_t>(b);
 }
 
-void loop::impl::heap_fix(std::size_t i) {
+void uring_core::heap_fix(std::size_t i) {
     while (i > 0 && heap[i]->deadline < heap[(i - 1) / 2]->deadline) {
         heap_swap(i, (i - 1) / 2);
         i = (i - 1) / 2;
@@ -336,7 +283,7 @@ void loop::impl::heap_fix(std::size_t i) {
     }
 }
 
-void loop::impl::run_timers() {
+void uring_core::run_timers() {
     while (!heap.empty() && heap.front()->deadline <= now) {
         conn& c = *heap.front();
         heap_set(c, no_deadline);
@@ -346,13 +293,13 @@ void loop::impl::run_timers() {
 
 // ---- housekeeping ---------------------------------------------------------
 
-void loop::impl::mark_dirty(conn& c) {
+void uring_core::mark_dirty(conn& c) {
     if (c.dirty) return;
     c.dirty = true;
     dirty.push_back(&c);
 }
 
-void loop::impl::defer(conn& c) {
+void uring_core::defer(conn& c) {
     // No submission entry was free: try again next iteration (the wait
     // does not block then), not in a loop within this one.
     if (c.deferred) return;
@@ -360,7 +307,7 @@ void loop::impl::defer(conn& c) {
     later.push_back(&c);
 }
 
-void loop::impl::flush_dirty() {
+void uring_core::flush_dirty() {
     std::vector<conn*> retry;
     retry.swap(later);
     for (conn* c : retry) {
@@ -376,8 +323,8 @@ void loop::impl::flush_dirty() {
         if (c.closed) {
             cancel_requests(c);  // those that found no submission entry when it closed
             settle(c);
-        } else if (!c.ws) {
-            if (!c.connect_busy) connect_failed(c);  // every address failed at once
+        } else if (!c.s) {
+            if (!c.connect_busy && !c.connecting->resolving) connect_failed(c);  // every address failed at once
         } else {
             sync(c);
         }
@@ -385,7 +332,7 @@ void loop::impl::flush_dirty() {
     dirty.clear();
 }
 
-void loop::impl::rearm_starved() {
+void uring_core::rearm_starved() {
     // Arming every starved receive at once would mostly buy more ENOBUFS
     // when many peers are sending: as many per iteration as there are
     // buffers, oldest first; the rest wait their turn (the next wait does
@@ -394,13 +341,13 @@ void loop::impl::rearm_starved() {
         conn& c = *starved.front();
         starved.pop_front();
         c.starved = false;
-        if (c.closed || c.recv_armed || !wants_read(c)) continue;
+        if (c.closed || c.recv_armed || c.fd < 0 || !c.s || !c.s->wants_read()) continue;
         arm_recv(c);
         --budget;
     }
 }
 
-void loop::impl::reap() {
+void uring_core::reap() {
     std::vector<conn*> keep;
     for (conn* c : dead) {
         if (c->dirty || c->deferred || c->starved) {
@@ -417,7 +364,7 @@ void loop::impl::reap() {
 
 // ---- stopping -------------------------------------------------------------
 
-void loop::impl::begin_shutdown() {
+void uring_core::begin_shutdown() {
     stopping = true;
     shutdown_deadline = now + shutdown_timeout;
     for (auto& l : listeners) {
@@ -432,7 +379,7 @@ void loop::impl::begin_shutdown() {
     for (conn* c : all) shutdown_conn(*c);
 }
 
-bool loop::impl::finished() {
+bool uring_core::finished() {
     if (stopping) {
         if (open > 0 && monotonic_now() >= shutdown_deadline) {
             // Peers that did not finish the close handshake in time.
@@ -440,20 +387,19 @@ bool loop::impl::finished() {
             for (auto& c : conns) all.push_back(c.get());
             for (conn* c : all) {
                 if (c->closed) continue;
-                if (c->ws) close_now(*c);
+                if (c->s) drop(*c);
                 else connect_failed(*c);
             }
         }
         return open == 0;
     }
-    if (open > 0) return false;
+    if (open > 0 || !timers.empty()) return false;
     for (auto& l : listeners)
         if (l->fd >= 0) return false;
-    std::lock_guard lock(post_mutex);
-    return posted.empty();
+    return mail->empty();
 }
 
-void loop::impl::quiesce() {
+void uring_core::quiesce() {
     // Nothing may be left in flight when run() returns: the loop may be
     // destroyed on another thread, which could not submit or wait. Closed
     // connections' requests were cancelled already; the eventfd read goes

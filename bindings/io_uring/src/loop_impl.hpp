@@ -1,6 +1,7 @@
 // Internal: the io_uring loop's state. loop.cpp drives the ring (waiting,
 // completions, timers, accepting, post, shutdown); connection.cpp is what
-// happens on one connection (receive, send, close, client connect).
+// happens on one connection (receive, send, close, client connect): its
+// session (session.hpp) plus the requests that do its I/O.
 //
 // Every request carries its owner's address in user_data, with the kind of
 // request in the low three bits. An owner is never freed while one of its
@@ -19,8 +20,10 @@
 #include <string>
 #include <vector>
 
+#include "loop_core.hpp"
 #include "ring.hpp"
 #include "sansws/io_uring.hpp"
+#include "sansws/session.hpp"
 
 namespace sansws::io_uring {
 
@@ -31,65 +34,42 @@ inline std::uint64_t tag(const void* owner, op o) noexcept {
     return reinterpret_cast<std::uintptr_t>(owner) | static_cast<std::uint64_t>(o);
 }
 
-/// A server connection answering plain HTTP (handlers::on_http): the
-/// request head is read before the engine sees it.
-struct http_state {
-    http_head_parser parser{http_head_parser::kind::request, http_limits{}};
-    std::string seen;  // every byte read so far, for the engine if it is an upgrade
-    std::string out;   // the answer being written (plain HTTP)
-};
+class uring_core;
 
-/// A client connection while TCP connects: one address after another.
-struct connect_state {
-    std::vector<std::pair<sockaddr_storage, socklen_t>> addrs;
-    std::size_t next_addr = 0;
-    int last_errno = 0;
-    bool give_up = false;  // timed out or stopping: fail when the attempt in flight ends
-    std::string url;
-    config cfg;
-};
-
-/// One connection. What an idle one costs beyond its engine is this object,
-/// its handle state and one slot in `conns` (and in the deadline heap while
-/// it has a deadline); rarely needed state hangs off `http` and `connecting`.
-struct conn final : sansws::detail::handle_target {
+/// One connection: a session plus its requests. What an idle one costs
+/// beyond its engine is this object, its handle state and one slot in
+/// `conns` (and in the deadline heap while it has a deadline); a connecting
+/// client's state hangs off `connecting`.
+struct conn final : sansws::detail::session_host {
     static constexpr std::uint32_t none = ~std::uint32_t{0};
 
-    conn(loop::impl& owner, std::uint64_t id, std::shared_ptr<const handlers> h, std::size_t high_water);
+    conn(uring_core& owner, std::uint64_t id);
     ~conn();
     conn(const conn&) = delete;
     conn& operator=(const conn&) = delete;
 
-    connection& begin_use() override;
-    void end_use() override;
-    const connection& engine() const noexcept override { return *ws; }
+    void wake() noexcept override;
+    timestamp clock() noexcept override { return monotonic_now(); }
+    int socket() const noexcept override { return fd; }
     /// Output queued and never to be written (abandoned, or a stop that did
     /// not wait): the socket is reset when closed.
-    bool unwritten() const noexcept;
+    bool unwritten() const noexcept { return s && s->reset_on_close(); }
 
-    loop::impl& owner;
-    std::optional<connection> ws;  // empty while a client connects
-    std::shared_ptr<const handlers> h;
-    std::shared_ptr<sansws::detail::handle_state> state;
-    std::unique_ptr<http_state> http;
-    std::unique_ptr<connect_state> connecting;
-    std::size_t high_water;
+    uring_core& owner;
+    std::uint64_t id;
+    std::optional<sansws::detail::session> s;  // empty while a client connects
+    std::unique_ptr<sansws::detail::pending_connect> connecting;
     timestamp deadline = no_deadline;  // its key in the deadline heap
     std::uint32_t heap_index = none;
     std::uint32_t index = none;        // in conns
     int fd = -1;
-    int sys_errno = 0;
     std::uint32_t zc_sent = 0;          // bytes a zero-copy send took: consumed at its notification
     bool recv_armed : 1 = false;        // a receive request is in flight
     bool recv_cancelled : 1 = false;    // ... and asked to stop
     bool send_busy : 1 = false;         // a send request (or its zero-copy notification) is in flight
     bool send_zc : 1 = false;           // that send is zero-copy
-    bool send_http : 1 = false;         // that send writes http->out, not the engine's output
     bool connect_busy : 1 = false;      // a connect request is in flight
-    bool eof : 1 = false;               // the peer closed its side
-    bool broken : 1 = false;            // the transport failed: close, write nothing more
-    bool http_mode : 1 = false;         // answering plain HTTP: close once written
-    bool pumping : 1 = false;           // inside the loop's own processing: no dirty mark needed
+    bool give_up : 1 = false;           // connecting: timed out or stopping, fail when the attempt ends
     bool dirty : 1 = false;             // listed in dirty
     bool deferred : 1 = false;          // listed in later
     bool starved : 1 = false;           // listed in starved: its receive ran out of buffers
@@ -104,22 +84,27 @@ struct listener {
     bool armed = false;  // the multishot accept is in flight
 };
 
-struct loop::impl {
-    impl(loop& self, unsigned index, const ring_options& o);
-    ~impl();
+class uring_core final : public sansws::detail::loop_core {
+public:
+    uring_core(loop& self, unsigned index, const ring_options& o);
+    ~uring_core() override;
+
+    void run() override;
+    bool ready(std::string& err) override;
+    void start(std::unique_ptr<sansws::detail::pending_connect> p) override;
+    void listen_on(int fd, std::shared_ptr<const handlers> h, const accept_settings& settings) override;
+    void collect(std::vector<connection_handle>& open) const override;
+    std::size_t connection_count() const noexcept override { return open; }
 
     // loop.cpp
-    void run();
     void iterate();
     std::int64_t timeout_ns() const;
     void process_completions();
     void complete(std::uint64_t user_data, int res, unsigned flags);
     void arm_wake();
-    void run_posted();
     void arm_listeners();
     void on_accept(listener& l, int res, unsigned flags);
     void accepted(listener& l, int fd);
-    bool shed_one(int lfd);
     void run_timers();
     void begin_shutdown();
     bool finished();
@@ -133,48 +118,40 @@ struct loop::impl {
     void heap_swap(std::size_t a, std::size_t b);
     void heap_fix(std::size_t i);
     bool cancel(std::uint64_t user_data);
-    std::uint64_t next_id() noexcept { return (std::uint64_t{index} << 48) | ++last_id; }
 
     // connection.cpp
-    conn& add_conn(std::uint64_t id, std::shared_ptr<const handlers> h, std::size_t high_water);
-    bool connect(std::string_view url, const connect_options& opts, handlers h, std::string& error);
+    conn& add_conn(std::uint64_t id);
+    void resolved(conn& c, resolved_addresses r);
     void start_connect(conn& c);
     void on_connect(conn& c, int res);
     void connect_failed(conn& c);
     void give_up_connect(conn& c, int err);
     void on_recv(conn& c, int res, unsigned flags);
     void on_send(conn& c, int res, unsigned flags);
-    void feed(conn& c, mutable_bytes data);
-    void drain(conn& c);
     void on_timer(conn& c);
     void shutdown_conn(conn& c);
     void sync(conn& c);
-    bool wants_read(const conn& c) const noexcept;
     void arm_recv(conn& c);
     void start_send(conn& c);
     void transport_lost(conn& c, int err);
+    void drop(conn& c);
     void close_now(conn& c);
     void cancel_requests(conn& c);
     void settle(conn& c);
 
     loop& self;
-    unsigned index;
     ring_options options;
     detail::ring ring;
     std::string error;
-    int wake_fd = -1;    // eventfd: post() and stop()
     int spare_fd = -1;   // released on EMFILE/ENFILE to accept-and-close
     std::uint64_t wake_value = 0;  // where the ring reads the eventfd's counter
     bool wake_armed = false;
     bool quiescing = false;       // run() is over: posted work waits for the next one
-    timestamp now{};
-    std::uint64_t last_id = 0;
     loop_stats stats;
     bool multishot_recv = true;   // cleared if the kernel refuses multishot receives (before 6.0)
     bool report_usage = true;     // cleared if the kernel refuses IORING_SEND_ZC_REPORT_USAGE (before 6.2)
     std::uint64_t in_flight = 0;  // requests whose last completion has not arrived
     std::vector<std::unique_ptr<listener>> listeners;
-    std::vector<std::unique_ptr<deflater>> shared_deflaters;  // accept_settings::share_compressor
     timestamp accept_paused_until = no_deadline;
     std::vector<std::unique_ptr<conn>> conns;  // open ones and closed ones with requests in flight
     std::size_t open = 0;                      // of those, not closed
@@ -183,14 +160,8 @@ struct loop::impl {
     std::vector<conn*> later;                  // sync() next iteration (no submission entry was free)
     std::vector<conn*> dead;                   // closed, nothing in flight: delete in reap()
     std::deque<conn*> starved;                 // receives to arm again, oldest first
-    std::mutex post_mutex;
-    std::vector<std::function<void()>> posted;
-    std::atomic<bool> stop_requested{false};
     bool stopping = false;
     timestamp shutdown_deadline = no_deadline;
-    duration shutdown_timeout = std::chrono::seconds(5);
 };
-
-void set_nodelay(int fd);
 
 }  // namespace sansws::io_uring

@@ -23,7 +23,7 @@ void fill_random(mutable_bytes out) noexcept;
 /// A parsed ws:// URL (RFC 6455 §3).
 struct ws_url {
     std::string host;         // without brackets for IPv6 literals
-    std::uint16_t port = 80;
+    std::uint16_t port = 80;  // 80 when the URL names none
     std::string target = "/";  // path and query, what goes in the request line
     /// The Host header value: host, bracketed if IPv6, with :port unless 80.
     std::string host_header() const;

@@ -18,15 +18,13 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <memory>
 #include <string>
-#include <string_view>
-#include <vector>
 
 #include "sansws/app.hpp"
+#include "sansws/event_loop.hpp"
 #include "sansws/options.hpp"
 #include "sansws/posix.hpp"
+#include "sansws/server.hpp"
 
 namespace sansws::io_uring {
 
@@ -64,14 +62,15 @@ struct loop_stats {
     std::uint64_t zero_copy_copied = 0;   // of those, sends the kernel copied anyway (loopback does)
 };
 
-class loop {
+/// The calls are event_loop's (event_loop.hpp), plus what io_uring adds.
+class loop final : public event_loop {
 public:
-    /// `index` distinguishes loops of one server in connection ids. Never
-    /// throws for a missing io_uring: check ok() / error().
+    /// `index` distinguishes loops of one server in connection ids (their
+    /// top 16 bits). Never throws for a missing io_uring: check ok() /
+    /// error().
     explicit loop(unsigned index = 0, const ring_options& ring = {});
-    ~loop();
-    loop(const loop&) = delete;
-    loop& operator=(const loop&) = delete;
+    /// The loop running on this thread, if any (inside handlers: theirs).
+    static loop* current() noexcept;
 
     /// False when the ring could not be set up; error() says why and names
     /// the alternative (the epoll binding). Such a loop connects nothing
@@ -80,75 +79,13 @@ public:
     const std::string& error() const noexcept;
     /// The ring's setup flags that took effect, e.g. "SINGLE_ISSUER
     /// DEFER_TASKRUN": the kernel refuses newer flags on older versions.
+    /// The ring takes only one submitting thread: the first that calls
+    /// run() or connect() drives the loop from then on.
     std::string setup_flags() const;
-
-    /// Run on the calling thread. Returns after stop() once every connection
-    /// has closed (or the shutdown timeout passed), or when there is nothing
-    /// left to do: no listener, no connection, no posted work. The ring
-    /// takes only one submitting thread: the first that calls run() or
-    /// connect() drives the loop from then on.
-    void run();
-    /// Graceful stop, from any thread or a signal handler (async-signal-safe):
-    /// stop accepting, close every open connection with 1001, wait up to
-    /// the shutdown timeout for the close handshakes, then return from run().
-    void stop() noexcept;
-    /// Run `fn` on the loop's thread soon. Thread-safe.
-    void post(std::function<void()> fn);
-    /// The loop running on this thread, if any (inside handlers: theirs).
-    static loop* current() noexcept;
-
-    /// Start a client connection to a ws:// URL. URL, request-settings and
-    /// name-resolution errors (getaddrinfo runs here, blocking) return false
-    /// with `error` set, as does a loop without io_uring; everything later is
-    /// reported to the handlers, a refused connection as error_kind::transport.
-    /// Loop thread only.
-    bool connect(std::string_view url, const connect_options& opts, handlers h, std::string& error);
-
-    /// Serve connections accepted on `fd` (bound, listening, non-blocking);
-    /// the loop owns it from now on. Loop thread only, or before run().
-    void add_listener(int fd, std::shared_ptr<const handlers> h, accept_settings settings);
-
-    void set_shutdown_timeout(duration d) noexcept;
-    timestamp now() const noexcept;
-    std::size_t connection_count() const noexcept;
-    /// Connections accepted and closed at once because no fd was left.
-    std::uint64_t shed_count() const noexcept { return stats().shed; }
     loop_stats stats() const noexcept;
-
-    struct impl;
-
-private:
-    std::unique_ptr<impl> p_;
 };
 
-class server {
-public:
-    server(server_options opts, handlers h);
-    ~server();
-    server(const server&) = delete;
-    server& operator=(const server&) = delete;
-
-    /// Create the loops and bind their listeners. False with `error` set
-    /// when io_uring is unavailable (the message says why), the address
-    /// cannot be resolved or bound, or someone else listens on the port:
-    /// SO_REUSEPORT joins this server's loops only ("cannot listen on
-    /// HOST:PORT: Address already in use").
-    bool listen(std::string& error);
-    /// The bound port (the real one when the options said 0).
-    std::uint16_t port() const noexcept { return port_; }
-    /// Run every loop (threads-1 new threads plus the caller's) until
-    /// shutdown() has finished on all of them.
-    void run();
-    /// Graceful shutdown of every loop; async-signal-safe, any thread.
-    void shutdown() noexcept;
-    std::size_t loop_count() const noexcept { return loops_.size(); }
-    loop& loop_at(std::size_t i) { return *loops_.at(i); }
-
-private:
-    server_options opts_;
-    std::shared_ptr<const handlers> h_;
-    std::vector<std::unique_ptr<loop>> loops_;
-    std::uint16_t port_ = 0;
-};
+/// listen(), run(), shutdown(), port(), loop_at(), post(): see server.hpp.
+using server = basic_server<loop, server_options>;
 
 }  // namespace sansws::io_uring

@@ -24,13 +24,15 @@
 #include <vector>
 
 #include "sansws/app.hpp"
+#include "sansws/options.hpp"
 #include "sansws/posix.hpp"
+#include "sansws/session.hpp"
 
 namespace sansws {
 
-struct adapter_options {
-    /// Stop reading while more than this much output is queued.
-    std::size_t high_water = 1024 * 1024;
+/// The adapter's settings: connection_options (high_water, low_water,
+/// max_backpressure, idle_timeout, keepalive, ...) plus the I/O knobs.
+struct adapter_options : connection_options {
     /// Scratch space for recv(). May be shared by every adapter of one
     /// thread (input is fully parsed before any call returns); empty: the
     /// adapter allocates 64 KiB of its own.
@@ -42,16 +44,17 @@ struct adapter_options {
     /// The clock for actions through a handle outside an on_*() call; must
     /// be the one the owner's `now` values come from.
     std::function<timestamp()> clock = monotonic_now;
-    /// A handle changed what the adapter wants (queued output, a close)
-    /// outside any on_*() call, e.g. a broadcast from another connection's
-    /// handler. The owner should call on_writable() soon, but not from inside
-    /// this callback.
+    /// A handle changed what the adapter wants (queued output, a close, an
+    /// abort, pause/resume, a new idle timeout) outside any on_*() call,
+    /// e.g. a broadcast from another connection's handler. The owner should
+    /// call on_writable() soon, but not from inside this callback.
     std::function<void()> on_change;
     /// Called just before the adapter closes the fd, e.g. to stop polling it.
     std::function<void(int fd)> before_close;
 };
 
-class loop_adapter final : private detail::handle_target {
+/// One connection on one socket: a detail::session plus recv/sendmsg/close.
+class loop_adapter final : private detail::session_host {
 public:
     /// Takes ownership of `fd`, a connected non-blocking stream socket.
     /// Client role: cfg.client says what to ask for and the request is
@@ -62,17 +65,23 @@ public:
     loop_adapter(const loop_adapter&) = delete;
     loop_adapter& operator=(const loop_adapter&) = delete;
 
+    /// The socket is readable: read (up to max_reads times), deliver, write.
     void on_readable(timestamp now);
+    /// The socket is writable, or on_change asked: write what is queued.
     void on_writable(timestamp now);
+    /// next_deadline() passed: the engine's and the session's deadlines.
     void on_timer(timestamp now);
     /// The socket reported an error or hang-up (EPOLLERR/EPOLLHUP, poll
     /// status < 0): read what is left, then give up on the transport.
     void on_hangup(timestamp now);
 
-    bool wants_read() const noexcept;
-    bool wants_write() const noexcept;
+    /// Watch for readability: false above high_water, while paused, and
+    /// once reading is over.
+    bool wants_read() const noexcept { return fd_ >= 0 && s_.wants_read(); }
+    /// Watch for writability: output is queued.
+    bool wants_write() const noexcept { return fd_ >= 0 && s_.wants_write(); }
     /// When on_timer() must run next; no_deadline when never.
-    timestamp next_deadline() const noexcept;
+    timestamp next_deadline() const noexcept { return fd_ >= 0 ? s_.next_deadline() : no_deadline; }
     /// The fd is closed and on_disconnect has run: destroy the adapter.
     bool done() const noexcept { return fd_ < 0; }
 
@@ -84,42 +93,27 @@ public:
     /// connection_handle::abort() instead.
     void abort();
 
-    connection_handle handle() const { return connection_handle(state_); }
+    /// The connection's handle (the one its handlers get).
+    connection_handle handle() const { return s_.handle(); }
+    /// The socket; -1 once done().
     int fd() const noexcept { return fd_; }
-    const connection& engine() const noexcept override { return engine_; }
+    /// The engine, for inspection (state, buffered output, memory).
+    const connection& engine() const noexcept { return s_.engine(); }
 
 private:
-    connection& begin_use() override;
-    void end_use() override;
+    void wake() noexcept override;
+    timestamp clock() noexcept override;
+    int socket() const noexcept override { return fd_; }
 
     void pump(timestamp now, bool readable);
     void read_some();
-    void feed(mutable_bytes data);
-    void peek(mutable_bytes data);
-    void drain();
-    void dispatch(event& ev);
     void write_some();
-    void transport_lost(int err);
-    void close_fd();
     void close_now();
 
     int fd_;
-    connection engine_;
-    std::shared_ptr<const handlers> h_;
     adapter_options opts_;
     std::vector<std::byte> own_buffer_;
-    std::shared_ptr<detail::handle_state> state_;
-    connection_handle handle_;  // passed to handlers without copying the state each time
-    bool pumping_ = false;      // inside an on_*() call: no on_change needed
-    bool eof_ = false;          // recv() returned 0
-    bool broken_ = false;       // the transport failed: discard output, close
-    int sys_errno_ = 0;
-    // Server with handlers::on_http: the request head is read here first to
-    // tell upgrades from plain HTTP, then handed to the engine whole.
-    std::unique_ptr<http_head_parser> peek_;
-    std::string peeked_;
-    std::string http_out_;      // plain HTTP response being written
-    bool http_mode_ = false;    // answering plain HTTP: close once written
+    detail::session s_;
 };
 
 }  // namespace sansws
