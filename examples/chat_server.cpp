@@ -73,9 +73,9 @@ constexpr std::string_view page = R"html(<!doctype html>
 )html";
 
 // A client whose queued output passes this is not keeping up with the room:
-// it is dropped (abort(): the backlog is discarded and the socket reset)
-// rather than allowed to grow without bound. A Close would only queue
-// behind the backlog it does not read.
+// it is dropped (close_on_backpressure_limit: the backlog is discarded and
+// the socket reset) rather than allowed to grow without bound. A Close would
+// only queue behind the backlog it does not read.
 constexpr std::size_t slow_client_limit = 4 * 1024 * 1024;
 
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
@@ -105,6 +105,8 @@ int main(int argc, char** argv) {
     opts.accept.engine.max_message_size = 64 * 1024;
     // One loop: the room below is then touched by one thread only.
     opts.threads = 1;
+    opts.accept.max_backpressure = slow_client_limit;
+    opts.accept.close_on_backpressure_limit = true;
 
     std::map<std::uint64_t, sansws::connection_handle> room;
     sansws::handlers h;
@@ -123,16 +125,12 @@ int main(int argc, char** argv) {
     h.on_message = [&room](const sansws::connection_handle&, const sansws::message& m) {
         // Copied first: a message view may not survive sends on the connection.
         const std::string text(m.text());
+        // A client over slow_client_limit is aborted by the send itself and
+        // goes after this handler (on_disconnect then leaves the room), so
+        // the loop over the room is not disturbed.
         for (const auto& [id, c] : room) {
-            if (c.buffered() > slow_client_limit) {
-                // Gone after this handler (on_disconnect then leaves the
-                // room), so the loop over the room is not disturbed.
-                c.abort();
-            } else if (m.type == sansws::message_type::text) {
-                c.send_text(text);
-            } else {
-                c.send_binary(sansws::as_bytes(text));
-            }
+            if (m.type == sansws::message_type::text) c.send_text(text);
+            else c.send_binary(sansws::as_bytes(text));
         }
     };
     h.on_disconnect = [&room](const sansws::connection_handle& c) { room.erase(c.id()); };

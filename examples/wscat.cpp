@@ -162,7 +162,7 @@ int run(const std::string& url, const sansws::connect_options& opts, bool binary
     session<Loop> s(loop, binary);
     if (!loop.connect(url, opts, s.handlers(), error)) {
         std::fprintf(stderr, "wscat: %s\n", error.c_str());
-        return error.find("resolve") != std::string::npos ? failed : cli::usage_exit;
+        return cli::usage_exit;  // a bad URL or request; name resolution is reported to on_error
     }
     const cli::stop_on_termination stopper(loop);
 
