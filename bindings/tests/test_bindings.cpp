@@ -382,7 +382,7 @@ TEST_CASE_TEMPLATE("on_drain streams a large message within high_water", B, EVER
     constexpr std::size_t total = 8 * 1024 * 1024, piece = 64 * 1024;
     struct stream {
         std::size_t left = 0;
-        int drains = 0;
+        std::uint64_t end = 0;  // written() + buffered() after the last fragment
     };
     std::atomic<std::size_t> most{0};
     std::atomic<int> drains{0};
@@ -398,12 +398,20 @@ TEST_CASE_TEMPLATE("on_drain streams a large message within high_water", B, EVER
             st.left -= n;
             REQUIRE(c.send_binary(as_bytes(std::string_view(bytes).substr(0, n)), st.left == 0) == misuse::none);
             most = std::max<std::size_t>(most, c.buffered());
+            if (st.left == 0) st.end = c.written() + c.buffered();
         }
     };
     handlers h;
+    std::atomic<std::uint64_t> end{0}, written_at_close{0};
     h.on_message = [&](const connection_handle& c, const message&) {
         c.data<stream>().left = total;
         pump(c);
+    };
+    h.on_close = [&](const connection_handle& c, std::uint16_t, std::string_view) {
+        // The client closes once it has the whole message: every byte of it
+        // has been written, and written() says so.
+        end = c.data<stream>().end;
+        written_at_close = c.written();
     };
     h.on_drain = [&](const connection_handle& c) {
         ++drains;
@@ -430,6 +438,9 @@ TEST_CASE_TEMPLATE("on_drain streams a large message within high_water", B, EVER
     CHECK(intact);
     CHECK(drains > 4);
     CHECK(most < s.high_water + piece + 64);
+    CHECK(hostile::eventually([&] { return end != 0; }));
+    CHECK(end > total);  // the payload and the frame headers
+    CHECK(written_at_close >= end);
     MESSAGE("drain callbacks " << drains.load() << ", most queued " << most.load());
 }
 

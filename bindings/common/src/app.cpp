@@ -133,6 +133,10 @@ std::size_t connection_handle::buffered() const noexcept {
     return alive() ? s_->target->engine().buffered() : 0;
 }
 
+std::uint64_t connection_handle::written() const noexcept {
+    return alive() ? s_->target->written_total() : 0;
+}
+
 connection_state connection_handle::state() const noexcept {
     return alive() ? s_->target->engine().state() : connection_state::closed;
 }

@@ -129,6 +129,7 @@ void session::written(std::size_t n) {
         return;
     }
     engine_.consume(n);
+    written_total_ += n;
     if (!above_high_ || engine_.buffered() > opts_.low_water) return;
     above_high_ = false;
     if (!h_->on_drain || engine_.state() != connection_state::open) return;

@@ -195,6 +195,11 @@ public:
     /// application that sends to slow peers checks this to bound memory,
     /// or uses on_drain.
     std::size_t buffered() const noexcept;
+    /// Bytes of WebSocket output written to the socket so far (0 when
+    /// dead): a sequence number for sends. Right after a send,
+    /// `written() + buffered()` is where it ends; it has gone to the kernel
+    /// once written() reaches that mark (check in on_drain, a timer, ...).
+    std::uint64_t written() const noexcept;
     /// The engine's state; `closed` once the connection is gone.
     connection_state state() const noexcept;
     /// The subprotocol agreed in the handshake.

@@ -105,6 +105,7 @@ public:
     bool paused() const noexcept { return paused_; }
     void set_idle_timeout(duration idle, duration keepalive) noexcept;
     int socket() const noexcept { return host_.socket(); }
+    std::uint64_t written_total() const noexcept { return written_total_; }
 
 private:
     struct http_state;
@@ -125,6 +126,7 @@ private:
     timestamp last_input_;
     timestamp last_ping_ = timestamp::min();
     timestamp give_up_at_ = no_deadline;  // idle timeout: drop if not ended by then
+    std::uint64_t written_total_ = 0;     // WebSocket bytes written (connection_handle::written())
     bytes_view http_segment_{};
     int sys_errno_ = 0;
     bool busy_ = false;       // inside enter()..leave() or a handler called from written()
