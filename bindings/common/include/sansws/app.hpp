@@ -26,7 +26,7 @@ class connection_handle;
 
 /// The server application's answer to an upgrade request (handlers::on_request).
 struct request_decision {
-    bool accept = true;
+    bool accept = true;        // false: refuse with `status`
     accept_options options{};  // when accepting: subprotocol, extra headers
     int status = 403;          // when refusing: HTTP status, headers, body
     http_headers headers{};
@@ -46,6 +46,7 @@ struct http_response {
     std::string body{};
 };
 
+/// What kind of failure an error_info describes.
 enum class error_kind : std::uint8_t {
     protocol,   // the peer broke RFC 6455, a deadline passed or the transport was lost: see `what`
     rejected,   // client: the server refused the upgrade: see `rejected`
@@ -56,7 +57,7 @@ enum class error_kind : std::uint8_t {
 /// Everything that ends a connection abnormally. Views and pointers are
 /// valid during the callback only.
 struct error_info {
-    error_kind kind = error_kind::protocol;
+    error_kind kind = error_kind::protocol;    // which of the fields below apply
     violation what = violation::none;          // protocol
     close_code code = close_code::abnormal;    // protocol: the code for `what`, sent when a Close still could be
     int sys_errno = 0;                         // the socket error behind it, if any
@@ -109,7 +110,7 @@ struct handlers {
 /// A peer's address (connection_handle::remote()).
 struct endpoint {
     std::string address;  // numeric: "127.0.0.1", "::1" (no brackets)
-    std::uint16_t port = 0;
+    std::uint16_t port = 0;  // host byte order
 };
 
 namespace detail {
@@ -119,9 +120,9 @@ class session;
 /// Shared by all copies of a handle; the binding clears `target` when the
 /// connection goes, so stale handles fail safely instead of dangling.
 struct handle_state {
-    session* target = nullptr;
-    std::uint64_t id = 0;
-    std::any user_data;
+    session* target = nullptr;  // null once the connection is gone
+    std::uint64_t id = 0;       // connection_handle::id()
+    std::any user_data;         // connection_handle::user_data()
     std::unique_ptr<endpoint> peer;  // looked up on first use, kept after the connection
 };
 
@@ -135,7 +136,9 @@ struct handle_state {
 /// iteration. Use on the owning loop's thread only.
 class connection_handle {
 public:
+    /// An empty handle: alive() is false, every action misuse::wrong_state.
     connection_handle() = default;
+    /// Bindings make handles; applications get them in handlers and copy them.
     explicit connection_handle(std::shared_ptr<detail::handle_state> s) noexcept : s_(std::move(s)) {}
 
     // ---- sending ------------------------------------------------------

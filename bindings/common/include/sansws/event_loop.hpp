@@ -19,8 +19,12 @@ namespace detail {
 class loop_core;
 }
 
+/// The calls every event loop has; epoll::loop and io_uring::loop are the
+/// two kinds (construct those).
 class event_loop {
 public:
+    /// Closes every socket without callbacks. After run() has returned,
+    /// also on another thread.
     virtual ~event_loop();
     event_loop(const event_loop&) = delete;
     event_loop& operator=(const event_loop&) = delete;
@@ -52,6 +56,7 @@ public:
     /// the loop owns it from now on. Loop thread only, or before run().
     void add_listener(int fd, std::shared_ptr<const handlers> h, accept_settings settings);
 
+    /// Names a timer for cancel_timer().
     using timer_id = std::uint64_t;
     /// Run `fn` on the loop's thread once `delay` has passed, then every
     /// `repeat` if that is not zero, until cancel_timer(). Pending timers

@@ -68,7 +68,7 @@ struct connection_options {
 
 /// The result of resolving a client's host name: addresses to try in order.
 struct resolved_addresses {
-    std::vector<std::pair<sockaddr_storage, socklen_t>> addresses;
+    std::vector<std::pair<sockaddr_storage, socklen_t>> addresses;  // tried in this order
     std::string error;  // set when resolution failed
 };
 
@@ -83,9 +83,9 @@ resolved_addresses resolve_host(const std::string& host, const std::string& port
 /// What a client connection asks for (see the bindings' loop::connect).
 struct connect_options : connection_options {
     config engine{};  // role and client fields are filled in; entropy defaults to getrandom
-    std::vector<std::string> subprotocols;
+    std::vector<std::string> subprotocols;  // offered, in order of preference (Sec-WebSocket-Protocol)
     http_headers headers;  // extra request fields
-    std::optional<std::string> origin;
+    std::optional<std::string> origin;  // the Origin field, if any
     /// From connect() until the TCP connection is up: name resolution and
     /// the connect to every address. Then the engine's handshake_timeout
     /// bounds the opening handshake. Passing it reports error_kind::transport
@@ -112,6 +112,8 @@ struct accept_settings : connection_options {
     bool share_compressor = false;
 };
 
+/// A server (epoll::server, io_uring::server): where to listen, how many
+/// loops, and what every accepted connection gets.
 struct server_options {
     /// Address to bind: a literal ("127.0.0.1", "::", "::1") or a name whose
     /// every address is bound ("localhost"). "::" also takes IPv4 where the

@@ -58,11 +58,13 @@ public:
     /// Bytes read: parsed in place and every event delivered before this
     /// returns, so `data` may be reused afterwards.
     void received(mutable_bytes data);
+    /// The peer closed its side (read returned 0).
     void received_eof();
     /// The transport failed (`err`: errno): reported as connection_lost
     /// unless the connection already ended; should_close() turns true.
     /// Also allowed outside enter()..leave() (a write that failed).
     void lost(int err);
+    /// The driver call is over: pending events delivered (deadline failures).
     void leave();
 
     /// What to write: the plain-HTTP answer, or the engine's gather list.
@@ -73,11 +75,15 @@ public:
     /// Nothing queued: give buffers back (connection::release_memory).
     void after_io() noexcept;
 
+    /// Read from the socket now (false above high_water, paused, or after EOF).
     bool wants_read() const noexcept;
+    /// Something is queued to write.
     bool wants_write() const noexcept;
+    /// Close the socket now (then closed()).
     bool should_close() const noexcept;
     /// Output is left unwritten: reset the socket rather than close it.
     bool reset_on_close() const noexcept;
+    /// When to call enter()/leave() again if nothing happens before.
     timestamp next_deadline() const noexcept;
     /// The driver closed the socket: on_disconnect, once; handles go dead.
     void closed();

@@ -50,6 +50,7 @@ struct ring_options {
     std::size_t zero_copy_threshold = 0;
 };
 
+/// sansws::server_options plus how each loop sets up its ring.
 struct server_options : sansws::server_options {
     ring_options ring{};
 };
@@ -76,12 +77,14 @@ public:
     /// the alternative (the epoll binding). Such a loop connects nothing
     /// (connect() fails with error()) and run() returns at once.
     bool ok() const noexcept;
+    /// Why ok() is false (empty when it is true).
     const std::string& error() const noexcept;
     /// The ring's setup flags that took effect, e.g. "SINGLE_ISSUER
     /// DEFER_TASKRUN": the kernel refuses newer flags on older versions.
     /// The ring takes only one submitting thread: the first that calls
     /// run() or connect() drives the loop from then on.
     std::string setup_flags() const;
+    /// Counters since the loop was made (loop_stats).
     loop_stats stats() const noexcept;
 };
 
