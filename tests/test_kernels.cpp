@@ -416,6 +416,31 @@ TEST_CASE("kernels: UTF-8, an error at every position of mixed text") {
         }
 }
 
+TEST_CASE("kernels: UTF-8, one sequence at every position of a long ASCII run") {
+    // The SIMD kernels skip ASCII four blocks per test (128 bytes for AVX2,
+    // 256 for AVX-512) and fall back to one block where a group holds a
+    // high bit: a sequence (or an error) in every position of such a group,
+    // of the group after it and of the sub-block tail, and cut by the end.
+    kernel_scope scope;
+    const std::vector<byte_vec> sequences = {
+        {std::byte{0xC3}, std::byte{0xA9}},                                      // valid, 2 bytes
+        {std::byte{0xE2}, std::byte{0x82}, std::byte{0xAC}},                     // valid, 3 bytes
+        {std::byte{0xF0}, std::byte{0x9F}, std::byte{0x98}, std::byte{0x80}},    // valid, 4 bytes
+        {std::byte{0x80}},                                                       // lone continuation
+        {std::byte{0xE0}, std::byte{0x80}, std::byte{0x80}},                     // overlong
+        {std::byte{0xF4}, std::byte{0x90}, std::byte{0x80}, std::byte{0x80}},    // above U+10FFFF
+        {std::byte{0xE2}, std::byte{0x82}},                                      // cut short
+    };
+    const std::size_t len = 600;
+    bool ok = true;
+    for (const byte_vec& seq : sequences)
+        for (std::size_t at = 0; at + seq.size() <= len && ok; ++at) {
+            byte_vec text(len, std::byte{'a'});
+            std::copy(seq.begin(), seq.end(), text.begin() + static_cast<std::ptrdiff_t>(at));
+            ok = agrees(text) && agrees(byte_vec(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at + seq.size())));
+        }
+}
+
 TEST_CASE("kernels: UTF-8 fed in random chunks keeps per-feed verdicts and offsets") {
     kernel_scope scope;
     std::mt19937_64 rng(23);

@@ -40,39 +40,6 @@ void copy_masked(mutable_bytes dst, bytes_view src, const mask_key& key, std::si
     detail::kernels().mask_copy(dst.data(), src.data(), std::min(dst.size(), src.size()), detail::rotated_key(key.data(), phase));
 }
 
-namespace detail {
-
-// The reference: §5.3 read literally, one octet at a time.
-void mask_copy_bytewise(std::byte* dst, const std::byte* src, std::size_t n, std::uint32_t key) noexcept {
-    std::array<std::byte, 4> k;
-    std::memcpy(k.data(), &key, 4);
-    for (std::size_t i = 0; i < n; ++i) dst[i] = src[i] ^ k[i & 3];
-}
-
-// Eight bytes at a time in a general-purpose register: portable, and the
-// kernel used where no SIMD kernel is built.
-void mask_copy_word(std::byte* dst, const std::byte* src, std::size_t n, std::uint32_t key) noexcept {
-    std::array<std::byte, 8> rot;
-    std::memcpy(rot.data(), &key, 4);
-    std::memcpy(rot.data() + 4, &key, 4);
-    std::uint64_t word;
-    std::memcpy(&word, rot.data(), 8);
-    for (; n >= 8; n -= 8, src += 8, dst += 8) {
-        std::uint64_t v;
-        std::memcpy(&v, src, 8);
-        v ^= word;
-        std::memcpy(dst, &v, 8);
-    }
-    for (std::size_t i = 0; i < n; ++i) dst[i] = src[i] ^ rot[i];
-}
-
-// In place is the copy onto itself: every kernel reads a block before it
-// writes it.
-void mask_bytewise(std::byte* p, std::size_t n, std::uint32_t key) noexcept { mask_copy_bytewise(p, p, n, key); }
-void mask_word(std::byte* p, std::size_t n, std::uint32_t key) noexcept { mask_copy_word(p, p, n, key); }
-
-}  // namespace detail
-
 violation frame_parser::check(const frame_header& h) const noexcept {
     if (h.rsv & ~allowed_rsv_) return violation::reserved_bits;  // §5.2
     const auto op = static_cast<std::uint8_t>(h.op);

@@ -33,7 +33,7 @@ using utf8_fn = std::size_t (*)(std::uint8_t& state, const std::byte* p, std::si
 using utf8_copy_fn = std::size_t (*)(std::uint8_t& state, std::byte* dst, const std::byte* src, std::size_t n,
                                      std::uint32_t key) noexcept;
 
-// Scalar references, always built (frame.cpp and utf8.cpp define them).
+// Scalar references, always built (scalar.cpp).
 void mask_bytewise(std::byte* p, std::size_t n, std::uint32_t key) noexcept;
 void mask_word(std::byte* p, std::size_t n, std::uint32_t key) noexcept;
 void mask_copy_bytewise(std::byte* dst, const std::byte* src, std::size_t n, std::uint32_t key) noexcept;

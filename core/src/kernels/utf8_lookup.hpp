@@ -1,5 +1,5 @@
-// Shared by the SIMD UTF-8 kernels (avx2.cpp, avx512.cpp): the lookup tables
-// of Keiser & Lemire, "Validating UTF-8 In Less Than One Instruction Per
+// Shared by the SIMD UTF-8 kernels (utf8_generic.hpp): the lookup tables of
+// Keiser & Lemire, "Validating UTF-8 In Less Than One Instruction Per
 // Byte" (2021), §6, rebuilt here from RFC 3629 §4, and the scalar glue that
 // makes the block validator incremental with the DFA's exact error offsets.
 // Everything has internal linkage (see internal.hpp).
@@ -76,6 +76,16 @@ constexpr std::uint8_t byte2_high[16] = {
 // 0xE0 and up (a 3- or 4-byte lead) two bytes back, 0xF0 and up three back.
 constexpr std::uint8_t third_byte_bias = 0xE0 - 0x80;
 constexpr std::uint8_t fourth_byte_bias = 0xF0 - 0x80;
+
+// Largest byte allowed in each position of a block that ends between code
+// points: a lead byte in the last three starts a sequence the block does not
+// finish (paper §6, "is_incomplete"). A block of w bytes loads the last w.
+alignas(64) constexpr std::uint8_t incomplete_max[64] = {
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xEF, 0xDF, 0xBF,
+};
 
 }  // namespace utf8_lookup
 
