@@ -3,7 +3,7 @@
 // answer the server would send must itself be well-formed: a 101 that our own
 // client accepts, or a refusal that parses with its status and body.
 #include "handshake_target.hpp"
-#include "sansws/crypto.hpp"
+#include "sansws/detail/crypto.hpp"
 
 namespace {
 

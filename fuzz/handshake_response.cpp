@@ -2,7 +2,7 @@
 // parser, then check_server_response (§4.1) for the RFC's sample key, so the
 // seed built from §1.3 reaches acceptance.
 #include "handshake_target.hpp"
-#include "sansws/crypto.hpp"
+#include "sansws/detail/crypto.hpp"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <optional>
 
 #include "fuzz.hpp"
-#include "sansws/utf8.hpp"
+#include "sansws/detail/utf8.hpp"
 
 namespace {
 

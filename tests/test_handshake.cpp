@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "sansws/crypto.hpp"
+#include "sansws/detail/crypto.hpp"
 #include "sansws/handshake.hpp"
 
 using namespace sansws;

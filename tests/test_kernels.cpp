@@ -19,7 +19,7 @@
 #include "connection_helpers.hpp"
 #include "sansws/frame.hpp"
 #include "sansws/kernels.hpp"
-#include "sansws/utf8.hpp"
+#include "sansws/detail/utf8.hpp"
 
 using namespace sansws;
 

@@ -3,7 +3,7 @@
 
 #include <cstring>
 #include <random>
-#include <sansws/output_queue.hpp>
+#include <sansws/detail/output_queue.hpp>
 #include <string>
 
 using namespace sansws;

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sansws/utf8.hpp"
+#include "sansws/detail/utf8.hpp"
 
 using namespace sansws;
 

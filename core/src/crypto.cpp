@@ -2,7 +2,8 @@
 // derivation (RFC 6455 §4.2.2) and a ChaCha20 keystream (RFC 8439 §2.3).
 // Everything is written against the specifications directly; nothing here
 // touches the OS, so the engine stays sans-I/O.
-#include "sansws/crypto.hpp"
+#include "sansws/detail/crypto.hpp"
+#include "sansws/handshake.hpp"
 
 #include <algorithm>
 #include <bit>

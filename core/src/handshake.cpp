@@ -12,7 +12,7 @@
 #include <string>
 
 #include "http_chars.hpp"
-#include "sansws/crypto.hpp"
+#include "sansws/detail/crypto.hpp"
 
 namespace sansws {
 namespace {

@@ -2,7 +2,7 @@
 // 16 KiB raw blocks (never zero-filled; one block is recycled, so the steady
 // state allocates nothing); large payloads are moved in or referenced, not
 // copied. Appends to the open block touch only three members (header).
-#include "sansws/output_queue.hpp"
+#include "sansws/detail/output_queue.hpp"
 
 #include <algorithm>
 #include <cstring>

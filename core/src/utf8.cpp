@@ -2,7 +2,7 @@
 // feeds each piece to the kernel chosen at run time (kernels/dispatch.hpp),
 // carrying the DFA state of kernels/scalar.cpp across pieces, so a code point
 // may be cut anywhere.
-#include "sansws/utf8.hpp"
+#include "sansws/detail/utf8.hpp"
 
 #include "kernels/dispatch.hpp"
 

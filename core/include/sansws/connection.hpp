@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "sansws/crypto.hpp"
+#include "sansws/detail/crypto.hpp"
 #include "sansws/deflate.hpp"
 #include "sansws/detail/message_reader.hpp"
 #include "sansws/detail/message_writer.hpp"
@@ -22,9 +22,13 @@
 #include "sansws/extensions.hpp"
 #include "sansws/frame.hpp"
 #include "sansws/handshake.hpp"
-#include "sansws/output_queue.hpp"
+#include "sansws/detail/output_queue.hpp"
 #include "sansws/types.hpp"
-#include "sansws/utf8.hpp"
+#include "sansws/detail/utf8.hpp"
+
+// Declarations here are the library's exported interface (it is built with
+// hidden visibility: what only core/src declares stays inside).
+#pragma GCC visibility push(default)
 
 namespace sansws {
 
@@ -341,3 +345,5 @@ private:
 };
 
 }  // namespace sansws
+
+#pragma GCC visibility pop

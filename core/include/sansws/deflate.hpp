@@ -12,6 +12,10 @@
 
 #include "sansws/types.hpp"
 
+// Declarations here are the library's exported interface (it is built with
+// hidden visibility: what only core/src declares stays inside).
+#pragma GCC visibility push(default)
+
 namespace sansws {
 
 /// Per message: whether to compress it when permessage-deflate is in force.
@@ -177,3 +181,5 @@ std::size_t deflater_memory(const deflate_settings& s) noexcept;
 std::size_t inflater_memory(int window_bits) noexcept;
 
 }  // namespace sansws
+
+#pragma GCC visibility pop

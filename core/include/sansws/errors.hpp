@@ -6,6 +6,10 @@
 #include <cstdint>
 #include <string_view>
 
+// Declarations here are the library's exported interface (it is built with
+// hidden visibility: what only core/src declares stays inside).
+#pragma GCC visibility push(default)
+
 namespace sansws {
 
 /// Close status codes (RFC 6455 §7.4.1, IANA registry §11.7).
@@ -85,3 +89,5 @@ std::string_view to_string(violation v) noexcept;
 close_code close_code_for(violation v) noexcept;
 
 }  // namespace sansws
+
+#pragma GCC visibility pop

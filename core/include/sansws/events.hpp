@@ -12,6 +12,10 @@
 #include "sansws/handshake.hpp"
 #include "sansws/types.hpp"
 
+// Declarations here are the library's exported interface (it is built with
+// hidden visibility: what only core/src declares stays inside).
+#pragma GCC visibility push(default)
+
 namespace sansws {
 
 /// Nothing more can be produced until more input (or time) arrives.
@@ -73,3 +77,5 @@ using event = std::variant<need_more, handshake_request, handshake_response, han
                            message, ping, pong, close_frame, failure>;
 
 }  // namespace sansws
+
+#pragma GCC visibility pop

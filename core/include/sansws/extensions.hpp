@@ -12,6 +12,10 @@
 
 #include "sansws/types.hpp"
 
+// Declarations here are the library's exported interface (it is built with
+// hidden visibility: what only core/src declares stays inside).
+#pragma GCC visibility push(default)
+
 namespace sansws {
 
 /// One parameter of an extension element: `name` or `name=value`. A value
@@ -129,3 +133,5 @@ std::optional<deflate_params> check_deflate_answer(const extension_offer& answer
                                                    std::string& reason);
 
 }  // namespace sansws
+
+#pragma GCC visibility pop

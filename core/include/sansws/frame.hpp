@@ -10,6 +10,10 @@
 #include "sansws/errors.hpp"
 #include "sansws/types.hpp"
 
+// Declarations here are the library's exported interface (it is built with
+// hidden visibility: what only core/src declares stays inside).
+#pragma GCC visibility push(default)
+
 namespace sansws {
 
 /// Frame opcodes (§5.2). Values 3-7 and 0xB-0xF are reserved.
@@ -125,3 +129,5 @@ private:
 };
 
 }  // namespace sansws
+
+#pragma GCC visibility pop

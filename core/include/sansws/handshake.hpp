@@ -12,6 +12,10 @@
 
 #include "sansws/types.hpp"
 
+// Declarations here are the library's exported interface (it is built with
+// hidden visibility: what only core/src declares stays inside).
+#pragma GCC visibility push(default)
+
 namespace sansws {
 
 struct http_header {
@@ -140,6 +144,9 @@ bool safe_headers(const http_headers& headers) noexcept;
 /// the handshake writes itself (§4.1), and a second Host or Origin. A
 /// connection configured with one refuses to start (misuse::invalid_argument).
 std::string_view reserved_client_header(const http_headers& headers) noexcept;
+/// Sec-WebSocket-Accept for a Sec-WebSocket-Key (§4.2.2 step 5.4):
+/// base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")).
+std::string websocket_accept_key(std::string_view key);
 /// The client's upgrade request with `key` (base64 of 16 random bytes).
 std::string write_client_request(const client_options& opts, std::string_view key);
 
@@ -156,3 +163,5 @@ std::optional<handshake_response> check_server_response(const http_head& head, s
                                                         std::string& reason);
 
 }  // namespace sansws
+
+#pragma GCC visibility pop

@@ -12,6 +12,10 @@
 #include <span>
 #include <string_view>
 
+// Declarations here are the library's exported interface (it is built with
+// hidden visibility: what only core/src declares stays inside).
+#pragma GCC visibility push(default)
+
 namespace sansws {
 
 /// Kernels, slowest first. UTF-8 validation has its own implementation in
@@ -43,3 +47,5 @@ kernel active_kernel() noexcept;
 bool force_kernel(kernel k) noexcept;
 
 }  // namespace sansws
+
+#pragma GCC visibility pop

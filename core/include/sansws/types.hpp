@@ -7,6 +7,10 @@
 #include <span>
 #include <string_view>
 
+// Declarations here are the library's exported interface (it is built with
+// hidden visibility: what only core/src declares stays inside).
+#pragma GCC visibility push(default)
+
 namespace sansws {
 
 /// Read-only bytes. Payload views handed out by the engine use this type;
@@ -33,3 +37,5 @@ inline std::string_view as_text(bytes_view b) noexcept {
 }
 
 }  // namespace sansws
+
+#pragma GCC visibility pop

@@ -19,7 +19,7 @@
 #include <cstring>
 
 #include "internal.hpp"
-#include "sansws/utf8.hpp"
+#include "sansws/detail/utf8.hpp"
 
 namespace sansws {
 namespace detail {

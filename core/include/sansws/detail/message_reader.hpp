@@ -20,7 +20,11 @@
 #include "sansws/events.hpp"
 #include "sansws/frame.hpp"
 #include "sansws/types.hpp"
-#include "sansws/utf8.hpp"
+#include "sansws/detail/utf8.hpp"
+
+// Declarations here are the library's exported interface (it is built with
+// hidden visibility: what only core/src declares stays inside).
+#pragma GCC visibility push(default)
 
 namespace sansws::detail {
 
@@ -140,3 +144,5 @@ private:
 };
 
 }  // namespace sansws::detail
+
+#pragma GCC visibility pop

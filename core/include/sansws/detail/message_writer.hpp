@@ -16,13 +16,17 @@
 #include <memory>
 #include <vector>
 
-#include "sansws/crypto.hpp"
+#include "sansws/detail/crypto.hpp"
 #include "sansws/deflate.hpp"
 #include "sansws/errors.hpp"
 #include "sansws/frame.hpp"
-#include "sansws/output_queue.hpp"
+#include "sansws/detail/output_queue.hpp"
 #include "sansws/types.hpp"
-#include "sansws/utf8.hpp"
+#include "sansws/detail/utf8.hpp"
+
+// Declarations here are the library's exported interface (it is built with
+// hidden visibility: what only core/src declares stays inside).
+#pragma GCC visibility push(default)
 
 namespace sansws {
 class prepared_message;
@@ -142,3 +146,5 @@ private:
 };
 
 }  // namespace sansws::detail
+
+#pragma GCC visibility pop

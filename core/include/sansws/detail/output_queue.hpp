@@ -10,6 +10,10 @@
 
 #include "sansws/types.hpp"
 
+// Declarations here are the library's exported interface (it is built with
+// hidden visibility: what only core/src declares stays inside).
+#pragma GCC visibility push(default)
+
 namespace sansws {
 
 class output_queue {
@@ -84,3 +88,5 @@ private:
 };
 
 }  // namespace sansws
+
+#pragma GCC visibility pop

@@ -12,6 +12,10 @@
 
 #include "sansws/types.hpp"
 
+// Declarations here are the library's exported interface (it is built with
+// hidden visibility: what only core/src declares stays inside).
+#pragma GCC visibility push(default)
+
 namespace sansws {
 
 using sha1_digest = std::array<std::byte, 20>;
@@ -36,10 +40,6 @@ std::string base64_encode(bytes_view data);
 /// Strict decode: padding required, no whitespace; nullopt on any error.
 std::optional<std::string> base64_decode(std::string_view text);
 
-/// Sec-WebSocket-Accept for a Sec-WebSocket-Key (§4.2.2 step 5.4):
-/// base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")).
-std::string websocket_accept_key(std::string_view key);
-
 /// ChaCha20 keystream (RFC 8439 §2.3) used as a CSPRNG: seeded once from the
 /// injected entropy, then produces mask keys without further entropy calls.
 class chacha20_rng {
@@ -61,3 +61,5 @@ private:
 };
 
 }  // namespace sansws
+
+#pragma GCC visibility pop

@@ -9,6 +9,10 @@
 
 #include "sansws/types.hpp"
 
+// Declarations here are the library's exported interface (it is built with
+// hidden visibility: what only core/src declares stays inside).
+#pragma GCC visibility push(default)
+
 namespace sansws {
 
 class utf8_validator {
@@ -44,3 +48,5 @@ private:
 bool is_valid_utf8(bytes_view text) noexcept;
 
 }  // namespace sansws
+
+#pragma GCC visibility pop
