@@ -7,7 +7,6 @@
 #include <cassert>
 #include <charconv>
 #include <cstring>
-#include <limits>
 
 #include "http_chars.hpp"
 #include "message_reader_fast.hpp"
